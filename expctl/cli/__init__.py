@@ -1,0 +1,70 @@
+"""The `expctl` command: a root group that loads each subcommand's module only when it is used.
+
+`expctl --help` and the view commands must start fast, so nothing here (or in a command module's
+top level) imports TensorFlow, Keras or matplotlib.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from typing import Any
+
+import click
+
+from expctl import __version__
+from expctl.errors import ExpctlError
+
+#: command name -> (module, attribute); modules are imported on first use.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "run": ("expctl.cli.run", "run"),
+    "validate": ("expctl.cli.validate", "validate"),
+    "list": ("expctl.cli.list_runs", "list_runs"),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands live in modules imported on demand."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *COMMANDS])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in COMMANDS:
+            module, attr = COMMANDS[cmd_name]
+            return getattr(importlib.import_module(module), attr)
+        return super().get_command(ctx, cmd_name)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except ExpctlError as exc:
+            if ctx.meta.get("expctl.debug"):
+                traceback.print_exc()
+            click.echo(f"error: {exc.message}", err=True)
+            ctx.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", prog_name="expctl")
+@click.option("--debug", is_flag=True, help="Show Python tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool) -> None:
+    """Train Keras models from YAML specs and compare what regularisation and optimisation do.
+
+    Start with `expctl run experiments/quickstart.yaml`; runs are written under outputs/.
+    """
+    ctx.meta["expctl.debug"] = debug
+
+
+def main() -> None:
+    """Console-script entry point."""
+    cli(prog_name="expctl")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""From a raw table to train/validation/test arrays ready for Keras.
+
+The task is declared or inferred from the target; class labels are encoded 0..K-1 in sorted order
+(for a binary task the larger label, e.g. 1 = signal, is the positive class). The split is
+stratified for classification and seeded; standardisation statistics come from the training split
+only, so nothing about validation or test events leaks into training.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expctl.data.sources import Table, load_table
+from expctl.errors import DataError
+
+#: A numeric target with at most this many distinct integer values is taken as class labels.
+MAX_INFERRED_CLASSES = 20
+
+
+@dataclass(frozen=True)
+class Split:
+    x: np.ndarray
+    y: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Arrays for training plus what the model and the run directory need to know about them."""
+
+    train: Split
+    val: Split
+    test: Split
+    task: str
+    feature_names: tuple[str, ...]
+    target_name: str
+    classes: tuple[Any, ...] | None
+    mean: np.ndarray | None
+    std: np.ndarray | None
+    description: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n_features(self) -> int:
+        return self.train.x.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes) if self.classes is not None else 0
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able description for the run directory (data.json)."""
+        out: dict[str, Any] = {
+            "description": self.description,
+            "task": self.task,
+            "target": self.target_name,
+            "features": list(self.feature_names),
+            "n_train": len(self.train),
+            "n_val": len(self.val),
+            "n_test": len(self.test),
+        }
+        if self.classes is not None:
+            out["classes"] = [c.item() if isinstance(c, np.generic) else c for c in self.classes]
+            out["class_counts"] = {
+                name: [int(np.sum(s.y == k)) for k in range(self.n_classes)]
+                for name, s in (("train", self.train), ("val", self.val), ("test", self.test))
+            }
+        if self.mean is not None:
+            out["standardization"] = {"mean": self.mean.tolist(), "std": self.std.tolist()}
+        return out
+
+
+def infer_task(y: np.ndarray) -> str:
+    """binary / multiclass for labels (strings, booleans, few distinct integers), else regression."""
+    if y.dtype.kind in "OUSb":
+        return "binary" if len(np.unique(y)) <= 2 else "multiclass"
+    values = y.astype(np.float64)
+    if not np.all(np.isfinite(values)):
+        return "regression"
+    unique = np.unique(values)
+    if len(unique) <= MAX_INFERRED_CLASSES and np.all(unique == np.round(unique)):
+        return "binary" if len(unique) <= 2 else "multiclass"
+    return "regression"
+
+
+def _encode(y: np.ndarray, task: str, target: str) -> tuple[np.ndarray, tuple[Any, ...] | None]:
+    if task == "regression":
+        if y.dtype.kind not in "biuf":
+            raise DataError(f"target {target!r} is not numeric ({y.dtype}); a regression needs numbers")
+        values = y.astype(np.float64)
+        if not np.all(np.isfinite(values)):
+            raise DataError(f"target {target!r} has NaN or infinite values")
+        return values.astype(np.float32), None
+    if y.dtype.kind == "f" and not np.all(np.isfinite(y)):
+        raise DataError(f"target {target!r} has NaN or infinite values")
+    classes, encoded = np.unique(y, return_inverse=True)
+    if task == "binary" and len(classes) != 2:
+        raise DataError(
+            f"data.task is binary but target {target!r} has {len(classes)} distinct value(s): "
+            f"{', '.join(map(str, classes[:10]))}"
+        )
+    if task == "multiclass" and len(classes) < 2:
+        raise DataError(f"target {target!r} has a single class; a classifier needs at least two")
+    return encoded.astype(np.int64), tuple(classes.tolist())
+
+
+def _check_features(table: Table) -> None:
+    bad = ~np.isfinite(table.features)
+    if bad.any():
+        columns = [table.feature_names[j] for j in np.flatnonzero(bad.any(axis=0))]
+        raise DataError(
+            f"feature column(s) {', '.join(map(repr, columns))} contain NaN or infinite values "
+            f"({int(bad.sum())} cells); clean the file or leave those columns out with data.features"
+        )
+
+
+def _split_indices(y: np.ndarray, task: str, fractions: Any, seed: int) -> tuple[np.ndarray, ...]:
+    from sklearn.model_selection import train_test_split
+
+    index = np.arange(len(y))
+    stratify = y if task != "regression" else None
+    try:
+        rest, test = train_test_split(index, test_size=fractions.test, stratify=stratify, random_state=seed)
+        if fractions.val > 0:
+            val_share = fractions.val / (fractions.train + fractions.val)
+            strat = y[rest] if stratify is not None else None
+            train, val = train_test_split(rest, test_size=val_share, stratify=strat, random_state=seed)
+        else:
+            train, val = rest, rest[:0]
+    except ValueError as exc:
+        raise DataError(f"cannot split {len(y)} events into train/val/test: {exc}") from None
+    return np.sort(train), np.sort(val), np.sort(test)
+
+
+def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
+    """Load, encode, split and standardise the data a spec describes; DataError on bad data."""
+    data_seed = data_spec.seed if data_spec.seed is not None else seed
+    table = load_table(data_spec, base_dir, data_seed)
+    if len(table.target) != len(table.features):
+        raise DataError("features and target have different numbers of events")
+    _check_features(table)
+    features, target = table.features, table.target
+    n_samples = getattr(data_spec, "n_samples", None)
+    if n_samples is not None and data_spec.source != "jets" and n_samples < len(target):
+        keep = np.sort(np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False))
+        features, target = features[keep], target[keep]
+    task = data_spec.task if data_spec.task != "auto" else infer_task(target)
+    y, classes = _encode(target, task, table.target_name)
+    train, val, test = _split_indices(y, task, data_spec.split, data_seed)
+    mean = std = None
+    if data_spec.standardize:
+        mean = features[train].mean(axis=0)
+        std = features[train].std(axis=0)
+        std = np.where(std > 0, std, 1.0)
+    x = features.astype(np.float32)
+    return Dataset(
+        train=Split(x[train], y[train]),
+        val=Split(x[val], y[val]),
+        test=Split(x[test], y[test]),
+        task=task,
+        feature_names=table.feature_names,
+        target_name=table.target_name,
+        classes=classes,
+        mean=mean,
+        std=std,
+        description=table.description,
+    )

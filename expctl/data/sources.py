@@ -1,0 +1,236 @@
+"""The registry of data sources: each turns its spec section into a raw table of events.
+
+Built-ins generate or bundle their data (no network); file sources read what the user points to.
+Every problem with a file becomes a DataError (exit 2) naming the file and, where it applies,
+the column, before any run directory is created.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expctl.errors import DataError
+
+DATA_DIR_ENV = "EXPCTL_DATA_DIR"
+
+
+@dataclass(frozen=True)
+class Table:
+    """Events as arrays: features (n, d) float64, target (n,), and any auxiliary columns."""
+
+    features: np.ndarray
+    target: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    description: str
+
+
+Loader = Callable[[Any, Path, int], Table]
+SOURCES: dict[str, Loader] = {}
+
+
+def register(name: str) -> Callable[[Loader], Loader]:
+    """Add a loader to the registry under the spec's `data.source` name."""
+
+    def add(fn: Loader) -> Loader:
+        SOURCES[name] = fn
+        return fn
+
+    return add
+
+
+def load_table(data_spec: Any, base_dir: Path, seed: int) -> Table:
+    """Load the events the spec's data section describes."""
+    try:
+        loader = SOURCES[data_spec.source]
+    except KeyError:
+        raise DataError(f"data.source: unknown source {data_spec.source!r}; one of {', '.join(SOURCES)}") from None
+    return loader(data_spec, base_dir, seed)
+
+
+def resolve_path(path: str, base_dir: Path) -> Path:
+    """A data path as given if absolute; else relative to the spec's folder, then to $EXPCTL_DATA_DIR."""
+    given = Path(os.path.expanduser(path))
+    if given.is_absolute():
+        candidates = [given]
+    else:
+        candidates = [base_dir / given]
+        data_dir = os.environ.get(DATA_DIR_ENV)
+        if data_dir:
+            candidates.append(Path(data_dir) / given)
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    tried = ", ".join(str(c) for c in candidates)
+    hint = "" if os.environ.get(DATA_DIR_ENV) else f" (set {DATA_DIR_ENV} to a folder holding it)"
+    raise DataError(f"data.path: file {path!r} not found; looked at {tried}{hint}")
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# -------------------------------------------------------------------------------------- built-in
+
+
+@register("jets")
+def _jets(spec: Any, base_dir: Path, seed: int) -> Table:
+    from expctl.data.jets import JET_FEATURES, generate_jets
+
+    frame = generate_jets(spec.n_samples, seed=seed, signal_fraction=spec.signal_fraction)
+    default = [c for c in JET_FEATURES if c != spec.target]
+    names = list(spec.features) if spec.features is not None else default
+    if spec.target in names:
+        raise DataError(f"data.features: the target {spec.target!r} cannot also be a feature")
+    return Table(
+        features=frame[names].to_numpy(dtype=np.float64),
+        target=frame[spec.target].to_numpy(),
+        feature_names=tuple(names),
+        target_name=spec.target,
+        description=f"jets: {spec.n_samples} synthetic W-jet (signal) vs QCD-jet (background) events",
+    )
+
+
+@register("digits")
+def _digits(spec: Any, base_dir: Path, seed: int) -> Table:
+    from sklearn.datasets import load_digits
+
+    bunch = load_digits()
+    return Table(
+        features=bunch.data.astype(np.float64),
+        target=bunch.target.astype(np.int64),
+        feature_names=tuple(f"pixel_{r}_{c}" for r in range(8) for c in range(8)),
+        target_name="digit",
+        description="digits: scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes)",
+    )
+
+
+# ----------------------------------------------------------------------------------------- files
+
+
+def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
+    columns = [str(c) for c in frame.columns]
+    if spec.target not in columns:
+        raise DataError(
+            f"{path}: data.target: no column {spec.target!r}{_did_you_mean(spec.target, columns)}; "
+            f"columns: {', '.join(columns)}"
+        )
+    names = list(spec.features) if spec.features is not None else [c for c in columns if c != spec.target]
+    missing = [n for n in names if n not in columns]
+    if missing:
+        hints = "".join(f"\n  {m!r}{_did_you_mean(m, columns)}" for m in missing)
+        raise DataError(f"{path}: data.features: no such column(s):{hints}\n  columns: {', '.join(columns)}")
+    if spec.target in names:
+        raise DataError(f"{path}: data.features: the target {spec.target!r} cannot also be a feature")
+    if not names:
+        raise DataError(f"{path}: no feature columns besides the target {spec.target!r}")
+    non_numeric = [n for n in names if frame[n].dtype.kind not in "biuf"]
+    if non_numeric:
+        raise DataError(
+            f"{path}: feature column(s) {', '.join(map(repr, non_numeric))} are not numeric; "
+            "encode them as numbers or leave them out with data.features"
+        )
+    target = frame[spec.target].to_numpy()
+    if target.dtype.kind == "O":
+        if frame[spec.target].isna().any():
+            raise DataError(f"{path}: target column {spec.target!r} has missing values")
+        target = target.astype(str)
+    return Table(
+        features=frame[names].to_numpy(dtype=np.float64),
+        target=target,
+        feature_names=tuple(names),
+        target_name=spec.target,
+        description=f"{spec.source}: {path}",
+    )
+
+
+@register("csv")
+def _csv(spec: Any, base_dir: Path, seed: int) -> Table:
+    import pandas as pd
+
+    path = resolve_path(spec.path, base_dir)
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError, OSError) as exc:
+        raise DataError(f"{path}: cannot read as CSV: {exc}") from None
+    return _from_frame(frame, spec, path)
+
+
+@register("parquet")
+def _parquet(spec: Any, base_dir: Path, seed: int) -> Table:
+    import pandas as pd
+
+    path = resolve_path(spec.path, base_dir)
+    try:
+        import pyarrow  # noqa: F401
+    except ImportError:
+        raise DataError("data.source parquet needs pyarrow: install it with `uv pip install pyarrow`") from None
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises many types for a bad file
+        raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
+    return _from_frame(frame, spec, path)
+
+
+def _check_npz_member(archive: zipfile.ZipFile, name: str, path: Path) -> None:
+    """Refuse object arrays and headers that declare more data than the member holds."""
+    info = archive.getinfo(f"{name}.npy")
+    with archive.open(info) as fh:
+        try:
+            version = np.lib.format.read_magic(fh)
+            shape, _, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+        except ValueError as exc:
+            raise DataError(f"{path}: array {name!r} has a malformed header: {exc}") from None
+    if dtype.hasobject:
+        raise DataError(f"{path}: array {name!r} holds Python objects; expctl never unpickles data")
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if declared > info.file_size:
+        raise DataError(
+            f"{path}: array {name!r} declares {declared:,} bytes but the archive member holds "
+            f"{info.file_size:,}; the file is truncated or forged"
+        )
+
+
+@register("npz")
+def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
+    path = resolve_path(spec.path, base_dir)
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = [n.removesuffix(".npy") for n in archive.namelist()]
+            for key, what in ((spec.x, "data.x"), (spec.y, "data.y")):
+                if key not in names:
+                    raise DataError(
+                        f"{path}: {what}: no array {key!r}{_did_you_mean(key, names)}; arrays: {', '.join(names)}"
+                    )
+                _check_npz_member(archive, key, path)
+        with np.load(path, allow_pickle=False) as npz:
+            x = np.asarray(npz[spec.x])
+            y = np.asarray(npz[spec.y])
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read as .npz: {exc}") from None
+    except ValueError as exc:
+        raise DataError(f"{path}: cannot load arrays: {exc}") from None
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2:
+        raise DataError(f"{path}: array {spec.x!r} has shape {x.shape}; expected (n_events, n_features)")
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(f"{path}: array {spec.y!r} has shape {y.shape}; expected ({len(x)},), one target per event")
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{path}: array {spec.x!r} has dtype {x.dtype}; features must be numeric")
+    return Table(
+        features=x.astype(np.float64),
+        target=y,
+        feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
+        target_name=spec.y,
+        description=f"npz: {path}",
+    )

@@ -1,0 +1,7 @@
+"""spec -> keras.Model: trunks, regularisers, heads (imports Keras when called, not on import)."""
+
+from __future__ import annotations
+
+from expctl.models.build import HEADS, INITIALIZERS, TRUNKS, build_model
+
+__all__ = ["HEADS", "INITIALIZERS", "TRUNKS", "build_model"]

@@ -1,0 +1,156 @@
+"""Build a Keras model from the validated spec and the prepared dataset.
+
+The model is self-contained: its first layer standardises the raw features with the mean and
+variance of the training split (a fixed Normalization layer), so `model.keras` predicts on raw
+events. Trunks, heads and initializers are registries keyed by the spec's names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+#: Base spread of the `random_*` and `constant` initializers, multiplied by `initializer.scale`.
+SMALL_INIT = 0.05
+
+
+def _variance_scaling(base: float, mode: str, distribution: str) -> Callable[[float], Any]:
+    def make(scale: float) -> Any:
+        import keras
+
+        # `scale` multiplies the standard deviation, so the variance scale goes with its square.
+        return keras.initializers.VarianceScaling(scale=base * scale**2, mode=mode, distribution=distribution)
+
+    return make
+
+
+def _random_normal(scale: float) -> Any:
+    import keras
+
+    return keras.initializers.RandomNormal(stddev=SMALL_INIT * scale)
+
+
+def _random_uniform(scale: float) -> Any:
+    import keras
+
+    return keras.initializers.RandomUniform(minval=-SMALL_INIT * scale, maxval=SMALL_INIT * scale)
+
+
+def _constant(scale: float) -> Any:
+    import keras
+
+    # Every weight equal: units stay interchangeable (the symmetry the lecture warns about).
+    return keras.initializers.Constant(SMALL_INIT * scale)
+
+
+def _zeros(scale: float) -> Any:
+    import keras
+
+    return keras.initializers.Zeros()
+
+
+INITIALIZERS: dict[str, Callable[[float], Any]] = {
+    "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
+    "glorot_normal": _variance_scaling(1.0, "fan_avg", "truncated_normal"),
+    "he_uniform": _variance_scaling(2.0, "fan_in", "uniform"),
+    "he_normal": _variance_scaling(2.0, "fan_in", "truncated_normal"),
+    "lecun_uniform": _variance_scaling(1.0, "fan_in", "uniform"),
+    "lecun_normal": _variance_scaling(1.0, "fan_in", "truncated_normal"),
+    "random_normal": _random_normal,
+    "random_uniform": _random_uniform,
+    "constant": _constant,
+    "zeros": _zeros,
+}
+
+
+def make_initializer(spec: Any) -> Any:
+    return INITIALIZERS[spec.name](spec.scale)
+
+
+def _regularizer(l1: float, l2: float) -> Any:
+    import keras
+
+    if l1 == 0 and l2 == 0:
+        return None
+    return keras.regularizers.L1L2(l1=l1, l2=l2)
+
+
+def _activation(name: str) -> Any:
+    return "leaky_relu" if name == "leaky_relu" else name
+
+
+def build_mlp(model_spec: Any, x: Any) -> Any:
+    """Dense hidden layers, each followed by its dropout (if any)."""
+    import keras
+
+    dropout, l1, l2 = (model_spec.per_layer(k) for k in ("dropout", "l1", "l2"))
+    for i, units in enumerate(model_spec.hidden):
+        x = keras.layers.Dense(
+            units,
+            activation=_activation(model_spec.activation),
+            kernel_initializer=make_initializer(model_spec.initializer),
+            kernel_regularizer=_regularizer(l1[i], l2[i]),
+            name=f"dense_{i + 1}",
+        )(x)
+        if dropout[i] > 0:
+            x = keras.layers.Dropout(dropout[i], name=f"dropout_{i + 1}")(x)
+    return x
+
+
+TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp}
+
+
+@dataclass(frozen=True)
+class Head:
+    """Output layer, loss and per-epoch metrics of one task."""
+
+    activation: str
+    loss: str
+    units: Callable[[int], int]
+    metrics: Callable[[], list[Any]]
+
+
+def _binary_metrics() -> list[Any]:
+    import keras
+
+    return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc", num_thresholds=1000)]
+
+
+def _multiclass_metrics() -> list[Any]:
+    import keras
+
+    return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def _regression_metrics() -> list[Any]:
+    import keras
+
+    return [keras.metrics.MeanAbsoluteError(name="mae")]
+
+
+HEADS: dict[str, Head] = {
+    "binary": Head("sigmoid", "binary_crossentropy", lambda k: 1, _binary_metrics),
+    "multiclass": Head("softmax", "sparse_categorical_crossentropy", lambda k: k, _multiclass_metrics),
+    "regression": Head("linear", "mean_squared_error", lambda k: 1, _regression_metrics),
+}
+
+
+def build_model(model_spec: Any, dataset: Any) -> Any:
+    """The uncompiled keras.Model for a spec's `model` section and a prepared Dataset."""
+    import keras
+
+    inputs = keras.Input(shape=(dataset.n_features,), name="features")
+    x = inputs
+    if dataset.mean is not None:
+        x = keras.layers.Normalization(mean=dataset.mean, variance=dataset.std**2, name="standardize")(x)
+    x = TRUNKS[model_spec.type](model_spec, x)
+    head = HEADS[dataset.task]
+    outputs = keras.layers.Dense(
+        head.units(dataset.n_classes),
+        activation=head.activation,
+        kernel_initializer=make_initializer(model_spec.initializer),
+        dtype="float32",
+        name="output",
+    )(x)
+    return keras.Model(inputs, outputs, name=f"{model_spec.type}_{dataset.task}")

@@ -1,0 +1,332 @@
+"""Run one experiment: spec -> data -> model -> train -> evaluate -> run directory.
+
+Everything that can be refused (spec, data) is checked before the run directory exists, so bad
+input writes nothing. Once the directory exists, every outcome is recorded in `status.json`:
+completed, diverged (non-finite loss), failed (with the error and traceback) or interrupted.
+"""
+
+from __future__ import annotations
+
+import math
+import contextlib
+import os
+import platform
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expctl import __version__
+from expctl.data import Dataset, prepare
+from expctl.errors import RunFailedError, SpecError
+from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
+from expctl.spec import LoadedSpec, resolved_yaml
+from expctl.spec.schema import monitor_choices
+
+Echo = Callable[[str], None]
+
+#: Metrics printed at the end of a run, per task, in this order.
+SUMMARY_METRICS = {
+    "binary": ("auc", "accuracy", "sensitivity", "specificity", "precision", "f1", "loss"),
+    "multiclass": ("accuracy", "auc", "loss"),
+    "regression": ("rmse", "mae", "r2", "loss"),
+}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    status: str
+    task: str
+    metrics: dict[str, Any]
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+def check_against_data(loaded: LoadedSpec, dataset: Dataset) -> None:
+    """Refuse spec keys that do not fit the data's task (known only once the data is read)."""
+    es = loaded.spec.train.early_stopping
+    if es is not None:
+        choices = monitor_choices(dataset.task)
+        if es.monitor not in choices:
+            raise SpecError(
+                f"invalid spec {loaded.source}:\n  train.early_stopping.monitor: {es.monitor!r} is not logged "
+                f"for a {dataset.task} task; one of {', '.join(choices)}"
+            )
+        if es.monitor.startswith("val_") and len(dataset.val) == 0:
+            raise SpecError(
+                f"invalid spec {loaded.source}:\n  train.early_stopping.monitor: {es.monitor!r} needs "
+                "validation events but the validation split is empty"
+            )
+
+
+def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome:
+    """Train and evaluate the spec, writing a new run directory under `output_dir`.
+
+    Raises SpecError/DataError (exit 2) before writing anything, RunFailedError (exit 1) when the
+    run started but failed or diverged; KeyboardInterrupt is recorded as `interrupted` and re-raised.
+    """
+    spec = loaded.spec
+    dataset = prepare(spec.data, loaded.base_dir, spec.seed)
+    check_against_data(loaded, dataset)
+
+    _configure_keras(spec.seed)
+    run_dir = RunDir.create(Path(output_dir), spec.name)
+    started = time.perf_counter()
+    run_dir.start(spec.name, __version__)
+    echo(f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
+         f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events")
+    try:
+        atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(spec))
+        atomic_write_json(run_dir.file("data.json"), dataset.summary())
+        atomic_write_json(run_dir.file("environment.json"), environment(loaded.base_dir))
+        outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo)
+    except KeyboardInterrupt:
+        run_dir.finish("interrupted", time.perf_counter() - started, error="interrupted by the user")
+        raise
+    except Exception as exc:
+        error = f"{type(exc).__name__}: {exc}"
+        tb = traceback.format_exc()
+        try:
+            atomic_write_text(run_dir.file("traceback.txt"), tb)
+        finally:
+            run_dir.finish("failed", time.perf_counter() - started, error=error)
+        raise RunFailedError(f"run {run_dir.path} failed: {error}") from exc
+    return outcome
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
+    """Send file descriptor 2 to /dev/null: TensorFlow's C++ start-up lines ignore every log setting."""
+    if not enabled:
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
+def _configure_keras(seed: int) -> None:
+    # TensorFlow's start-up chatter (CPU features, missing CUDA) buries the progress lines; a user
+    # who wants to see it sets TF_CPP_MIN_LOG_LEVEL themselves.
+    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    with _native_stderr_silenced(quiet):
+        import keras
+        import tensorflow as tf
+
+        tf.config.list_physical_devices()
+
+    keras.utils.set_random_seed(seed)
+    # Same spec and seed must give the same numbers; on a CPU this costs little.
+    tf.config.experimental.enable_op_determinism()
+
+
+def _train_and_evaluate(
+    loaded: LoadedSpec, dataset: Dataset, run_dir: RunDir, started: float, echo: Echo
+) -> RunOutcome:
+    from expctl.models import build_model
+    from expctl.training import train
+
+    spec = loaded.spec
+    model = build_model(spec.model, dataset)
+    epochs = spec.train.epochs
+
+    def on_epoch(rows: list[dict[str, float]]) -> None:
+        write_history(run_dir.file("history.csv"), rows)
+        echo(progress_line(rows[-1], epochs))
+
+    result = train(model, dataset, spec.train, on_epoch)
+    training = {
+        "epochs_trained": result.epochs_trained,
+        "best_epoch": result.best_epoch,
+        "stopped_epoch": result.stopped_epoch,
+        "restored_best": result.restored_best,
+    }
+    if result.diverged:
+        _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
+        reason = f"diverged: {result.divergence_reason}"
+        run_dir.finish("diverged", time.perf_counter() - started, error=reason, training=training)
+        raise RunFailedError(f"run {run_dir.path} {reason}")
+
+    scores = _predict(model, dataset.test.x, dataset.task)
+    metrics = {**evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold), **training}
+    atomic_write_json(run_dir.file("metrics.json"), metrics)
+    _save_predictions(run_dir.file("predictions.npz"), dataset, scores)
+    atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
+    _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
+    if dataset.task == "binary":
+        _save_roc(run_dir, dataset.test.y, scores, metrics["auc"], spec.name)
+    run_dir.finish("completed", time.perf_counter() - started, training=training)
+    return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
+
+
+# ----------------------------------------------------------------------------------- evaluation
+
+
+def _predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
+    out = np.asarray(model.predict(x, batch_size=8192, verbose=0), dtype=np.float64)
+    return out[:, 0] if task in ("binary", "regression") else out
+
+
+def evaluate(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+    """Test metrics of a task from the true targets and the model's outputs (see metrics.json)."""
+    from expctl.evaluation import binary_metrics, multiclass_metrics, regression_metrics
+
+    evaluators: dict[str, Callable[[], dict[str, Any]]] = {
+        "binary": lambda: {**binary_metrics(y_true, scores, threshold=threshold), "threshold": threshold},
+        "multiclass": lambda: multiclass_metrics(y_true, scores),
+        "regression": lambda: regression_metrics(y_true, scores),
+    }
+    return evaluators[task]()
+
+
+def _save_predictions(path: Path, dataset: Dataset, scores: np.ndarray) -> None:
+    arrays: dict[str, np.ndarray] = {"y_true": dataset.test.y, "y_score": scores}
+    if dataset.classes is not None:
+        arrays["classes"] = np.asarray([str(c) for c in dataset.classes])
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as fh:
+            np.savez_compressed(fh, **arrays)
+
+    atomic_save(path, write)
+
+
+# --------------------------------------------------------------------------------- history/plots
+
+
+def write_history(path: Path, rows: list[dict[str, float]]) -> None:
+    """history.csv: one row per epoch, columns in first-seen order, rewritten atomically each epoch."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [k for k in row if k not in columns]
+    lines = [",".join(columns)]
+    for row in rows:
+        lines.append(",".join(_fmt(row.get(c)) for c in columns))
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _fmt(value: float | None) -> str:
+    if value is None:
+        return ""
+    if float(value).is_integer() and abs(value) < 2**53:
+        return str(int(value))
+    return repr(float(value))
+
+
+def progress_line(row: dict[str, float], epochs: int) -> str:
+    """One line per epoch: the losses, the main validation metrics, the learning rate, the time."""
+    width = len(str(epochs))
+    parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae"):
+        if key in row:
+            parts.append(f"{key} {row[key]:.4f}")
+    parts.append(f"lr {row['learning_rate']:.2e}")
+    parts.append(f"{row['epoch_time_s']:.1f}s")
+    return "  ".join(parts)
+
+
+def _save_figure(path: Path, figure: Any) -> None:
+    atomic_save(path, lambda tmp: figure.savefig(tmp, dpi=120))
+
+
+def _save_learning_curves(run_dir: RunDir, rows: list[dict[str, float]], best: int | None, name: str) -> None:
+    if not rows:
+        return
+    import pandas as pd
+
+    from expctl.plots import learning_curves
+
+    _save_figure(run_dir.file("plots/learning_curves.png"), learning_curves(pd.DataFrame(rows), best, name))
+
+
+def _save_roc(run_dir: RunDir, y_true: np.ndarray, scores: np.ndarray, auc: float, name: str) -> None:
+    if not math.isfinite(auc if auc is not None else math.nan):
+        return
+    from expctl.evaluation import roc_curve
+    from expctl.plots import roc_figure
+
+    fpr, tpr, _ = roc_curve(y_true, scores)
+    figure = roc_figure([{"fpr": fpr, "tpr": tpr, "label": name, "auc": auc}], title=f"ROC: {name} (test)")
+    _save_figure(run_dir.file("plots/roc.png"), figure)
+
+
+# ---------------------------------------------------------------------------------- environment
+
+
+def environment(spec_dir: Path) -> dict[str, Any]:
+    """Versions, machine and git state: what is needed to reproduce the run."""
+    import keras
+    import tensorflow as tf
+
+    return {
+        "expctl": __version__,
+        "python": sys.version.split()[0],
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpu": _cpu_name(),
+        "cpu_count": os.cpu_count(),
+        "git": _git_state(spec_dir),
+        "argv": sys.argv,
+    }
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _git_state(folder: Path) -> dict[str, Any] | None:
+    def git(*args: str) -> str | None:
+        try:
+            done = subprocess.run(
+                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=5, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return done.stdout.strip() if done.returncode == 0 else None
+
+    commit = git("rev-parse", "HEAD")
+    if commit is None:
+        return None
+    dirty = git("status", "--porcelain", "--untracked-files=no")
+    return {"commit": commit, "dirty": bool(dirty)}
+
+
+def summary_lines(outcome: RunOutcome) -> list[str]:
+    """The end-of-run summary: where the run is and its test metrics."""
+    lines = [f"run directory: {outcome.run_dir}"]
+    metrics = outcome.metrics
+    shown = [k for k in SUMMARY_METRICS[outcome.task] if k in metrics]
+    lines.append("test " + "  ".join(f"{k} {_show(metrics[k])}" for k in shown))
+    return lines
+
+
+def _show(value: Any) -> str:
+    return "nan" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+
+
+__all__ = ["RunOutcome", "check_against_data", "environment", "evaluate", "run", "summary_lines", "write_history"]

@@ -1,0 +1,152 @@
+"""Run directories: unique ids, exclusive creation, atomic files and the status lifecycle.
+
+A run directory is never overwritten: it is created with `mkdir` (which fails if it exists) under
+an id made of the time, the run name and a random part. Every file is written to a temporary name
+in the same directory, flushed to disk and renamed into place, so a reader sees the old file or
+the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import os
+import secrets
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
+FINAL_STATUSES = ("completed", "failed", "diverged", "interrupted")
+
+
+def utc_now() -> str:
+    """The current time as an ISO 8601 UTC timestamp with seconds."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_save(path: Path, write: Callable[[Path], None]) -> None:
+    """Call `write(tmp)` on a temporary sibling of `path` (same suffix), fsync it, rename it to `path`."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{secrets.token_hex(4)}{path.suffix}")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write bytes to `path` atomically."""
+    atomic_save(Path(path), lambda tmp: tmp.write_bytes(data))
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write UTF-8 text to `path` atomically."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities become null: they are not JSON, and other readers choke on them."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def to_json(data: Any) -> str:
+    """Indented, standard JSON (no NaN) with a trailing newline."""
+    return json.dumps(_json_safe(data), indent=2, allow_nan=False) + "\n"
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON to `path` atomically; NaN/inf are written as null."""
+    atomic_write_text(path, to_json(data))
+
+
+def make_run_id(name: str, when: dt.datetime | None = None) -> str:
+    """`YYYYmmdd-HHMMSS-<name>-<6 hex>`: sorts by time, names the run, never repeats."""
+    when = when or dt.datetime.now()
+    return f"{when:%Y%m%d-%H%M%S}-{name}-{secrets.token_hex(3)}"
+
+
+class RunDir:
+    """One run's directory and its status file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.id = self.path.name
+        self._status: dict[str, Any] = {}
+
+    @classmethod
+    def create(cls, output_dir: Path, name: str) -> RunDir:
+        """Create a new, empty run directory under `output_dir` (created if needed), exclusively."""
+        output_dir = Path(output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
+        for _ in range(100):
+            path = output_dir / make_run_id(name)
+            try:
+                path.mkdir()
+            except FileExistsError:
+                continue
+            (path / "plots").mkdir()
+            return cls(path)
+        raise RuntimeError(f"could not create a unique run directory in {output_dir}")
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+    def start(self, name: str, version: str) -> None:
+        """Write the initial `running` status with what identifies this process."""
+        self._status = {
+            "status": "running",
+            "run_id": self.id,
+            "name": name,
+            "started_at": utc_now(),
+            "ended_at": None,
+            "duration_s": None,
+            "error": None,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "expctl_version": version,
+        }
+        atomic_write_json(self.file("status.json"), self._status)
+
+    def finish(self, status: str, duration_s: float, error: str | None = None, **extra: Any) -> None:
+        """Record the final status (completed, failed, diverged or interrupted)."""
+        if status not in FINAL_STATUSES:
+            raise ValueError(f"not a final status: {status!r}")
+        self._status.update(
+            status=status, ended_at=utc_now(), duration_s=round(duration_s, 3), error=error, **extra
+        )
+        atomic_write_json(self.file("status.json"), self._status)
+
+
+def read_json(path: Path) -> Any:
+    """Parse a JSON file; ValueError (with the path) if it is unreadable or not JSON."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{path}: {exc}") from None

@@ -1,0 +1,373 @@
+"""The spec as frozen pydantic models: every key, its type, range and default.
+
+Each section forbids unknown keys. Variants (data sources, model types, optimizers) are tagged
+unions looked up by their tag (`source`, `type`, `name`), so each variant only accepts its own
+keys. This module imports no numpy, TensorFlow or Keras: it is cheap to import.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    Tag,
+    WithJsonSchema,
+    model_validator,
+)
+
+Float = Annotated[float, Strict()]
+Int = StrictInt
+Bool = StrictBool
+#: Run names end up in directory names: no separators, no dots at the start, bounded length.
+RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
+
+TASKS = ("binary", "multiclass", "regression")
+Task = Literal["auto", "binary", "multiclass", "regression"]
+
+ACTIVATIONS = ("relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "linear")
+INITIALIZERS = (
+    "glorot_uniform",
+    "glorot_normal",
+    "he_uniform",
+    "he_normal",
+    "lecun_uniform",
+    "lecun_normal",
+    "random_normal",
+    "random_uniform",
+    "constant",
+    "zeros",
+)
+#: The columns of the built-in `jets` source (kept equal to expctl.data.jets by a test).
+JET_COLUMNS = ("pt", "eta", "mass", "n_constituents", "width", "tau21", "c2", "energy")
+
+
+class Section(BaseModel):
+    """Base of every spec section: frozen, unknown keys refused, NaN/inf refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+
+
+def _per_layer(low: float, high: float | None, what: str) -> Any:
+    """A number, or a list with one number per hidden layer, each in [low, high)."""
+
+    def check(value: Any) -> float | list[float]:
+        values = value if isinstance(value, list) else [value]
+        if not values:
+            raise ValueError(f"{what} must be a number or a non-empty list of numbers")
+        out = []
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int | float):
+                raise ValueError(
+                    f"{what} must be a number or a list of numbers (one per hidden layer), got {v!r}"
+                )
+            if not math.isfinite(v):
+                raise ValueError(f"{what} must be finite, got {v!r}")
+            if v < low or (high is not None and v >= high):
+                bound = f"in [{low:g}, {high:g})" if high is not None else f">= {low:g}"
+                raise ValueError(f"{what} must be {bound}, got {v!r}")
+            out.append(float(v))
+        return out if isinstance(value, list) else out[0]
+
+    schema = {
+        "anyOf": [
+            {"type": "number", "minimum": low} | ({"exclusiveMaximum": high} if high else {}),
+            {"type": "array", "items": {"type": "number", "minimum": low}, "minItems": 1},
+        ]
+    }
+    return Annotated[float | list[float], PlainValidator(check), WithJsonSchema(schema)]
+
+
+# ----------------------------------------------------------------------------------------- data
+
+
+class SplitSpec(Section):
+    """Fractions of the events in the train, validation and test splits (they sum to 1)."""
+
+    train: Float = Field(0.6, gt=0, lt=1)
+    val: Float = Field(0.2, ge=0, lt=1)
+    test: Float = Field(0.2, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sums_to_one(self) -> SplitSpec:
+        total = self.train + self.val + self.test
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"train + val + test must be 1, got {total:g}")
+        return self
+
+
+class DataCommon(Section):
+    """Keys every data source has."""
+
+    split: SplitSpec = SplitSpec()
+    task: Task = Field("auto", description="binary | multiclass | regression; auto infers it from the target")
+    standardize: Bool = Field(True, description="standardise features with mean/std of the training split")
+    seed: Int | None = Field(
+        None, ge=0, lt=2**32, description="seed of data generation, subsampling and split; default: the run's seed"
+    )
+
+
+class JetsData(DataCommon):
+    """Built-in synthetic W-jet vs QCD-jet features (see docs/jets.md)."""
+
+    source: Literal["jets"] = "jets"
+    n_samples: Int = Field(20000, ge=50, le=50_000_000)
+    signal_fraction: Float = Field(0.5, gt=0, lt=1)
+    target: Literal["label", "energy"] = "label"
+    features: list[Literal[JET_COLUMNS]] | None = Field(  # type: ignore[valid-type]
+        None, min_length=1, description="default: every observable (all but energy and label)"
+    )
+
+
+class DigitsData(DataCommon):
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), as 64 features."""
+
+    source: Literal["digits"] = "digits"
+    n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+
+
+class TableFile(DataCommon):
+    """A table on disk: one row per event, one column per feature."""
+
+    path: str = Field(min_length=1, description="relative paths: spec folder, then $EXPCTL_DATA_DIR")
+    target: str = Field(min_length=1)
+    features: list[str] | None = Field(None, min_length=1, description="default: all other columns")
+    n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+
+
+class CsvData(TableFile):
+    source: Literal["csv"] = "csv"
+
+
+class ParquetData(TableFile):
+    source: Literal["parquet"] = "parquet"
+
+
+class NpzData(DataCommon):
+    """A NumPy .npz archive (never unpickled): features and target as two named arrays."""
+
+    source: Literal["npz"] = "npz"
+    path: str = Field(min_length=1)
+    x: str = Field("x", min_length=1, description="name of the feature array (n_events, n_features)")
+    y: str = Field("y", min_length=1, description="name of the target array (n_events,)")
+    n_samples: Int | None = Field(None, ge=50)
+
+
+DATA_SOURCES: dict[str, type[DataCommon]] = {
+    "jets": JetsData,
+    "digits": DigitsData,
+    "csv": CsvData,
+    "parquet": ParquetData,
+    "npz": NpzData,
+}
+
+
+# ---------------------------------------------------------------------------------------- model
+
+
+class InitializerSpec(Section):
+    """Initial weights: a Keras initializer whose spread is multiplied by `scale`."""
+
+    name: Literal[INITIALIZERS] = "glorot_uniform"  # type: ignore[valid-type]
+    scale: Float = Field(1.0, gt=0, le=1e3, description="multiplies the spread (std) of the initial weights")
+
+
+class MlpModel(Section):
+    """A multilayer perceptron: dense hidden layers, then an output head for the task."""
+
+    type: Literal["mlp"] = "mlp"
+    hidden: list[Annotated[int, Strict(), Field(ge=1, le=100_000)]] = Field(
+        default_factory=lambda: [64, 64], max_length=64
+    )
+    activation: Literal[ACTIVATIONS] = "relu"  # type: ignore[valid-type]
+    dropout: _per_layer(0.0, 1.0, "dropout") = 0.0  # type: ignore[valid-type]
+    l1: _per_layer(0.0, None, "l1") = 0.0  # type: ignore[valid-type]
+    l2: _per_layer(0.0, None, "l2") = 0.0  # type: ignore[valid-type]
+    initializer: InitializerSpec = InitializerSpec()
+
+    @model_validator(mode="after")
+    def _one_value_per_layer(self) -> MlpModel:
+        for key in ("dropout", "l1", "l2"):
+            value = getattr(self, key)
+            if isinstance(value, list) and len(value) != len(self.hidden):
+                raise ValueError(
+                    f"{key} has {len(value)} values but hidden has {len(self.hidden)} layers: "
+                    "give one number, or one per hidden layer"
+                )
+        return self
+
+    def per_layer(self, key: str) -> list[float]:
+        """The value of `dropout`, `l1` or `l2` for each hidden layer."""
+        value = getattr(self, key)
+        return list(value) if isinstance(value, list) else [value] * len(self.hidden)
+
+
+MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel}
+
+
+# ------------------------------------------------------------------------------------- training
+
+
+class OptimizerBase(Section):
+    """Keys every optimizer has."""
+
+    learning_rate: Float = Field(1e-3, gt=0, le=100)
+    clipnorm: Float | None = Field(None, gt=0, description="clip each gradient to this L2 norm")
+    clipvalue: Float | None = Field(None, gt=0, description="clip each gradient element to ±value")
+
+
+class SgdOptimizer(OptimizerBase):
+    name: Literal["sgd"] = "sgd"
+    learning_rate: Float = Field(1e-2, gt=0, le=100)
+    momentum: Float = Field(0.0, ge=0, lt=1)
+    nesterov: Bool = False
+
+
+class AdagradOptimizer(OptimizerBase):
+    name: Literal["adagrad"] = "adagrad"
+    learning_rate: Float = Field(1e-2, gt=0, le=100)
+    initial_accumulator_value: Float = Field(0.1, ge=0)
+    epsilon: Float = Field(1e-7, gt=0)
+
+
+class RmspropOptimizer(OptimizerBase):
+    name: Literal["rmsprop"] = "rmsprop"
+    rho: Float = Field(0.9, gt=0, lt=1)
+    momentum: Float = Field(0.0, ge=0, lt=1)
+    epsilon: Float = Field(1e-7, gt=0)
+
+
+class AdamOptimizer(OptimizerBase):
+    name: Literal["adam"] = "adam"
+    beta_1: Float = Field(0.9, ge=0, lt=1)
+    beta_2: Float = Field(0.999, ge=0, lt=1)
+    epsilon: Float = Field(1e-7, gt=0)
+    amsgrad: Bool = False
+
+
+class AdamwOptimizer(AdamOptimizer):
+    name: Literal["adamw"] = "adamw"  # type: ignore[assignment]
+    weight_decay: Float = Field(0.004, ge=0)
+
+
+OPTIMIZERS: dict[str, type[OptimizerBase]] = {
+    "sgd": SgdOptimizer,
+    "adagrad": AdagradOptimizer,
+    "rmsprop": RmspropOptimizer,
+    "adam": AdamOptimizer,
+    "adamw": AdamwOptimizer,
+}
+
+
+class EarlyStoppingSpec(Section):
+    """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs."""
+
+    monitor: str = Field("val_loss", description="a per-epoch log: val_loss, val_auc, val_accuracy, loss, ...")
+    patience: Int = Field(5, ge=0, le=100_000)
+    min_delta: Float = Field(0.0, ge=0)
+    restore_best: Bool = Field(True, description="end with the weights of the best epoch")
+    mode: Literal["auto", "min", "max"] = "auto"
+
+
+# --------------------------------------------------------------------------------- tagged unions
+
+
+def _tagged(registry: dict[str, type[BaseModel]], key: str, default: str | None) -> Any:
+    """A union of the registry's models, picked by the value of `key` (or `default` when absent)."""
+
+    def pick(value: Any) -> str | None:
+        if isinstance(value, dict):
+            return value.get(key, default)
+        return getattr(value, key, None)
+
+    members = tuple(Annotated[model, Tag(tag)] for tag, model in registry.items())
+    if len(members) == 1:
+        return next(iter(registry.values()))
+    return Annotated[
+        Union[members],  # noqa: UP007 - a Union built from a tuple
+        Discriminator(
+            pick,
+            custom_error_type="unknown_variant",
+            custom_error_message=f"unknown {key}: expected one of {', '.join(registry)}",
+            custom_error_context={"key": key},
+        ),
+    ]
+
+
+DataSpec = _tagged(DATA_SOURCES, "source", "jets")
+ModelSpec = _tagged(MODEL_TYPES, "type", "mlp")
+OptimizerSpec = _tagged(OPTIMIZERS, "name", "adam")
+
+#: Where the tagged unions sit in the spec, with their tag key and registry (for error messages).
+TAGGED: dict[tuple[str, ...], tuple[str, dict[str, type[BaseModel]]]] = {
+    ("data",): ("source", DATA_SOURCES),
+    ("model",): ("type", MODEL_TYPES),
+    ("train", "optimizer"): ("name", OPTIMIZERS),
+}
+
+
+class TrainSpec(Section):
+    """Optimizer, batch size, epochs and early stopping."""
+
+    optimizer: OptimizerSpec = AdamOptimizer()  # type: ignore[valid-type]
+    batch_size: Int = Field(256, ge=1, le=10_000_000)
+    epochs: Int = Field(30, ge=1, le=1_000_000)
+    early_stopping: EarlyStoppingSpec | None = None
+    shuffle: Bool = True
+
+
+class EvaluateSpec(Section):
+    threshold: Float = Field(0.5, gt=0, lt=1, description="score above which an event is called signal")
+
+
+class Spec(Section):
+    """A whole experiment: data, model, training and evaluation."""
+
+    name: RunName = "run"
+    seed: Int = Field(0, ge=0, lt=2**32)
+    data: DataSpec = JetsData()  # type: ignore[valid-type]
+    model: ModelSpec = MlpModel()  # type: ignore[valid-type]
+    train: TrainSpec = TrainSpec()
+    evaluate: EvaluateSpec = EvaluateSpec()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Spec:
+        es = self.train.early_stopping
+        if es is not None and es.monitor.startswith("val_") and self.data.split.val == 0:
+            raise ValueError(
+                f"train.early_stopping.monitor is {es.monitor!r} but data.split.val is 0: "
+                "give the validation split a fraction, or monitor a training metric"
+            )
+        return self
+
+    def static_task(self) -> str | None:
+        """The task when it is known without reading data (declared, or a built-in source)."""
+        if self.data.task != "auto":
+            return self.data.task
+        builtin = {"digits": "multiclass"}
+        if self.data.source == "jets":
+            return "binary" if self.data.target == "label" else "regression"
+        return builtin.get(self.data.source)
+
+
+#: Per-epoch logs each task produces; early stopping may only monitor these.
+TASK_LOGS: dict[str, tuple[str, ...]] = {
+    "binary": ("loss", "accuracy", "auc"),
+    "multiclass": ("loss", "accuracy"),
+    "regression": ("loss", "mae"),
+}
+
+
+def monitor_choices(task: str) -> list[str]:
+    """Names early stopping can monitor for a task (training and validation logs)."""
+    logs = TASK_LOGS[task]
+    return [*logs, *(f"val_{m}" for m in logs)]

@@ -1,0 +1,102 @@
+"""Compile and fit a model as the spec's `train` section says; report how training ended."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from expctl.models.build import HEADS
+from expctl.training.optimizers import make_optimizer
+
+#: Upper bound on batches run inside one compiled call; callbacks here are epoch-level only,
+#: so grouping batches changes nothing but the Python overhead between them.
+MAX_STEPS_PER_EXECUTION = 64
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """How training ended. Epochs are 1-based; `best_epoch` is the epoch whose weights the model has
+    when early stopping restored them, else the epoch with the lowest validation loss (for reference)."""
+
+    rows: list[dict[str, float]]
+    epochs_trained: int
+    best_epoch: int | None
+    stopped_epoch: int | None
+    restored_best: bool
+    diverged: bool
+    divergence_reason: str
+
+
+def steps_per_execution(n_train: int, batch_size: int) -> int:
+    """Batches per compiled call: as many as fit in one epoch, at most MAX_STEPS_PER_EXECUTION."""
+    steps = max(1, math.ceil(n_train / batch_size))
+    return min(steps, MAX_STEPS_PER_EXECUTION)
+
+
+def train(
+    model: Any,
+    dataset: Any,
+    train_spec: Any,
+    on_epoch: Callable[[list[dict[str, float]]], None],
+) -> TrainResult:
+    """Compile `model` and fit it on the dataset's train split, validating on its val split."""
+    import keras
+
+    from expctl.training.callbacks import DivergenceStop, EpochRecorder
+
+    head = HEADS[dataset.task]
+    model.compile(
+        optimizer=make_optimizer(train_spec.optimizer),
+        loss=head.loss,
+        metrics=head.metrics(),
+        steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
+    )
+    recorder = EpochRecorder(on_epoch)
+    divergence = DivergenceStop()
+    callbacks: list[Any] = [recorder, divergence]
+    early = None
+    es = train_spec.early_stopping
+    if es is not None:
+        early = keras.callbacks.EarlyStopping(
+            monitor=es.monitor,
+            patience=es.patience,
+            min_delta=es.min_delta,
+            mode=es.mode,
+            restore_best_weights=es.restore_best,
+        )
+        callbacks.append(early)
+    validation = (dataset.val.x, dataset.val.y) if len(dataset.val) else None
+    model.fit(
+        dataset.train.x,
+        dataset.train.y,
+        batch_size=train_spec.batch_size,
+        epochs=train_spec.epochs,
+        validation_data=validation,
+        shuffle=train_spec.shuffle,
+        callbacks=callbacks,
+        verbose=0,
+    )
+    rows = recorder.rows
+    best_epoch: int | None = None
+    restored = False
+    stopped = None
+    if early is not None:
+        stopped = early.stopped_epoch + 1 if early.stopped_epoch > 0 else None
+        if early.best is not None:
+            best_epoch = early.best_epoch + 1
+            restored = es.restore_best and early.best_weights is not None
+    elif rows and "val_loss" in rows[0]:
+        finite = [r for r in rows if math.isfinite(r["val_loss"])]
+        if finite:
+            best_epoch = int(min(finite, key=lambda r: r["val_loss"])["epoch"])
+    return TrainResult(
+        rows=rows,
+        epochs_trained=len(rows),
+        best_epoch=best_epoch,
+        stopped_epoch=stopped,
+        restored_best=restored,
+        diverged=divergence.diverged_epoch is not None,
+        divergence_reason=divergence.reason,
+    )

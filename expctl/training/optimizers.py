@@ -1,0 +1,23 @@
+"""Optimizers by name: the spec's keys are the Keras constructor's keyword arguments."""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: spec `train.optimizer.name` -> attribute of keras.optimizers
+OPTIMIZERS: dict[str, str] = {
+    "sgd": "SGD",
+    "adagrad": "Adagrad",
+    "rmsprop": "RMSprop",
+    "adam": "Adam",
+    "adamw": "AdamW",
+}
+
+
+def make_optimizer(spec: Any) -> Any:
+    """A fresh Keras optimizer for the spec's `train.optimizer` section."""
+    import keras
+
+    cls = getattr(keras.optimizers, OPTIMIZERS[spec.name])
+    kwargs = {k: v for k, v in spec.model_dump().items() if k != "name" and v is not None}
+    return cls(**kwargs)
