@@ -187,7 +187,10 @@ def _check_npz_member(archive: zipfile.ZipFile, name: str, path: Path) -> None:
     with archive.open(info) as fh:
         try:
             version = np.lib.format.read_magic(fh)
-            shape, _, dtype = np.lib.format._read_array_header(fh, version)  # noqa: SLF001
+            read_header = (
+                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            )
+            shape, _, dtype = read_header(fh)
         except ValueError as exc:
             raise DataError(f"{path}: array {name!r} has a malformed header: {exc}") from None
     if dtype.hasobject:

@@ -22,6 +22,7 @@ MAX_NODES = 100_000
 MAX_DEPTH = 64
 MAX_BYTES = 5_000_000
 
+_PLAIN_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 _BOOL = "tag:yaml.org,2002:bool"
 _INT = "tag:yaml.org,2002:int"
 _FLOAT = "tag:yaml.org,2002:float"
@@ -110,6 +111,11 @@ def _build(loader: _Loader, node: yaml.Node, path: Path, doc: Document, counter:
     if depth > MAX_DEPTH:
         raise SpecError(f"{doc.source}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
     doc.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
+        raise SpecError(
+            f"{doc.source}:{node.start_mark.line + 1}: invalid YAML: tag {node.tag!r} is not allowed; "
+            "a spec holds plain mappings, lists and scalars"
+        )
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)
         out: dict[Any, Any] = {}

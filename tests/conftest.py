@@ -1,0 +1,37 @@
+"""Shared fixtures: tiny specs that train in a second or two."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+TINY: dict[str, Any] = {
+    "name": "tiny",
+    "seed": 3,
+    "data": {"source": "jets", "n_samples": 800},
+    "model": {"type": "mlp", "hidden": [8], "dropout": 0.1, "l2": 1.0e-4},
+    "train": {"optimizer": {"name": "adam", "learning_rate": 0.01}, "batch_size": 64, "epochs": 2},
+}
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in extra.items():
+        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+@pytest.fixture
+def write_spec(tmp_path: Path):
+    """Write TINY (deep-merged with the given overrides) to a YAML file and return its path."""
+
+    def write(extra: dict[str, Any] | None = None, name: str = "spec.yaml", base: dict[str, Any] | None = None) -> Path:
+        data = deep_merge(TINY if base is None else base, extra or {})
+        path = tmp_path / name
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        return path
+
+    return write
