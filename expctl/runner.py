@@ -7,8 +7,8 @@ completed, diverged (non-finite loss), failed (with the error and traceback) or 
 
 from __future__ import annotations
 
-import math
 import contextlib
+import math
 import os
 import platform
 import subprocess
@@ -82,15 +82,21 @@ def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome
     run_dir = RunDir.create(Path(output_dir), spec.name)
     started = time.perf_counter()
     run_dir.start(spec.name, __version__)
-    echo(f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
-         f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events")
+    echo(
+        f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
+        f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events"
+    )
     try:
         atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(spec))
         atomic_write_json(run_dir.file("data.json"), dataset.summary())
         atomic_write_json(run_dir.file("environment.json"), environment(loaded.base_dir))
         outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo)
+    except RunFailedError:
+        raise  # its final status (diverged) is already recorded
     except KeyboardInterrupt:
-        run_dir.finish("interrupted", time.perf_counter() - started, error="interrupted by the user")
+        run_dir.finish(
+            "interrupted", time.perf_counter() - started, error="interrupted by the user"
+        )
         raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -165,7 +171,10 @@ def _train_and_evaluate(
         raise RunFailedError(f"run {run_dir.path} {reason}")
 
     scores = _predict(model, dataset.test.x, dataset.task)
-    metrics = {**evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold), **training}
+    metrics = {
+        **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold),
+        **training,
+    }
     atomic_write_json(run_dir.file("metrics.json"), metrics)
     _save_predictions(run_dir.file("predictions.npz"), dataset, scores)
     atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
@@ -189,7 +198,10 @@ def evaluate(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float
     from expctl.evaluation import binary_metrics, multiclass_metrics, regression_metrics
 
     evaluators: dict[str, Callable[[], dict[str, Any]]] = {
-        "binary": lambda: {**binary_metrics(y_true, scores, threshold=threshold), "threshold": threshold},
+        "binary": lambda: {
+            **binary_metrics(y_true, scores, threshold=threshold),
+            "threshold": threshold,
+        },
         "multiclass": lambda: multiclass_metrics(y_true, scores),
         "regression": lambda: regression_metrics(y_true, scores),
     }
@@ -246,24 +258,32 @@ def _save_figure(path: Path, figure: Any) -> None:
     atomic_save(path, lambda tmp: figure.savefig(tmp, dpi=120))
 
 
-def _save_learning_curves(run_dir: RunDir, rows: list[dict[str, float]], best: int | None, name: str) -> None:
+def _save_learning_curves(
+    run_dir: RunDir, rows: list[dict[str, float]], best: int | None, name: str
+) -> None:
     if not rows:
         return
     import pandas as pd
 
     from expctl.plots import learning_curves
 
-    _save_figure(run_dir.file("plots/learning_curves.png"), learning_curves(pd.DataFrame(rows), best, name))
+    _save_figure(
+        run_dir.file("plots/learning_curves.png"), learning_curves(pd.DataFrame(rows), best, name)
+    )
 
 
-def _save_roc(run_dir: RunDir, y_true: np.ndarray, scores: np.ndarray, auc: float, name: str) -> None:
+def _save_roc(
+    run_dir: RunDir, y_true: np.ndarray, scores: np.ndarray, auc: float, name: str
+) -> None:
     if not math.isfinite(auc if auc is not None else math.nan):
         return
     from expctl.evaluation import roc_curve
     from expctl.plots import roc_figure
 
     fpr, tpr, _ = roc_curve(y_true, scores)
-    figure = roc_figure([{"fpr": fpr, "tpr": tpr, "label": name, "auc": auc}], title=f"ROC: {name} (test)")
+    figure = roc_figure(
+        [{"fpr": fpr, "tpr": tpr, "label": name, "auc": auc}], title=f"ROC: {name} (test)"
+    )
     _save_figure(run_dir.file("plots/roc.png"), figure)
 
 
@@ -303,7 +323,11 @@ def _git_state(folder: Path) -> dict[str, Any] | None:
     def git(*args: str) -> str | None:
         try:
             done = subprocess.run(
-                ["git", "-C", str(folder), *args], capture_output=True, text=True, timeout=5, check=False
+                ["git", "-C", str(folder), *args],
+                capture_output=True,
+                text=True,
+                timeout=5,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired):
             return None
@@ -320,13 +344,30 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
     """The end-of-run summary: where the run is and its test metrics."""
     lines = [f"run directory: {outcome.run_dir}"]
     metrics = outcome.metrics
+    if metrics.get("stopped_epoch"):
+        restored = ", its weights restored" if metrics.get("restored_best") else ""
+        lines.append(
+            f"early stopping at epoch {metrics['stopped_epoch']}; best epoch {metrics['best_epoch']}{restored}"
+        )
     shown = [k for k in SUMMARY_METRICS[outcome.task] if k in metrics]
     lines.append("test " + "  ".join(f"{k} {_show(metrics[k])}" for k in shown))
     return lines
 
 
 def _show(value: Any) -> str:
-    return "nan" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4f}"
+    return (
+        "nan"
+        if value is None or (isinstance(value, float) and math.isnan(value))
+        else f"{value:.4f}"
+    )
 
 
-__all__ = ["RunOutcome", "check_against_data", "environment", "evaluate", "run", "summary_lines", "write_history"]
+__all__ = [
+    "RunOutcome",
+    "check_against_data",
+    "environment",
+    "evaluate",
+    "run",
+    "summary_lines",
+    "write_history",
+]

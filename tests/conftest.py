@@ -20,7 +20,11 @@ TINY: dict[str, Any] = {
 def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
     out = dict(base)
     for key, value in extra.items():
-        out[key] = deep_merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+        out[key] = (
+            deep_merge(out[key], value)
+            if isinstance(value, dict) and isinstance(out.get(key), dict)
+            else value
+        )
     return out
 
 
@@ -28,7 +32,11 @@ def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 def write_spec(tmp_path: Path):
     """Write TINY (deep-merged with the given overrides) to a YAML file and return its path."""
 
-    def write(extra: dict[str, Any] | None = None, name: str = "spec.yaml", base: dict[str, Any] | None = None) -> Path:
+    def write(
+        extra: dict[str, Any] | None = None,
+        name: str = "spec.yaml",
+        base: dict[str, Any] | None = None,
+    ) -> Path:
         data = deep_merge(TINY if base is None else base, extra or {})
         path = tmp_path / name
         path.write_text(yaml.safe_dump(data, sort_keys=False))

@@ -25,7 +25,9 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["--version"], ["list", "--help"], ["run", "--help"], ["list", "NOWHERE"]])
+@pytest.mark.parametrize(
+    "argv", [["--help"], ["--version"], ["list", "--help"], ["run", "--help"], ["list", "NOWHERE"]]
+)
 def test_start_up_never_imports_heavy_modules(argv: list[str]) -> None:
     code = (
         "import sys\n"
@@ -35,7 +37,9 @@ def test_start_up_never_imports_heavy_modules(argv: list[str]) -> None:
         "assert result.exit_code == 0, result.output\n"
         f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
     assert done.stdout.strip() == "", f"{argv} imported {done.stdout.strip()}"
 
 
@@ -67,9 +71,13 @@ def test_validate_prints_the_resolved_spec(write_spec) -> None:
         ({"train": {"early_stopping": {"monitor": "val_mae"}}}, [], "not logged for a binary task"),
     ],
 )
-def test_bad_input_exits_2_and_writes_nothing(write_spec, tmp_path: Path, extra, args, expect) -> None:
+def test_bad_input_exits_2_and_writes_nothing(
+    write_spec, tmp_path: Path, extra, args, expect
+) -> None:
     out = tmp_path / "out"
-    result = CliRunner().invoke(cli, ["run", str(write_spec(extra)), "--output-dir", str(out), *args])
+    result = CliRunner().invoke(
+        cli, ["run", str(write_spec(extra)), "--output-dir", str(out), *args]
+    )
     assert result.exit_code == 2, result.output
     assert expect in result.output
     assert "Traceback" not in result.output
@@ -78,7 +86,16 @@ def test_bad_input_exits_2_and_writes_nothing(write_spec, tmp_path: Path, extra,
 
 def test_debug_shows_the_traceback(write_spec, tmp_path: Path) -> None:
     spec = write_spec({"model": {"droput": 0.2}})
-    cmd = [sys.executable, "-m", "expctl.cli", "--debug", "run", str(spec), "--output-dir", str(tmp_path / "o")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "expctl",
+        "--debug",
+        "run",
+        str(spec),
+        "--output-dir",
+        str(tmp_path / "o"),
+    ]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2
     assert "Traceback" in done.stderr and "model.droput" in done.stderr
@@ -92,7 +109,9 @@ def _single_run(out: Path) -> Path:
 
 def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = invoke("run", str(write_spec()), "--output-dir", str(out), "--seed", "5", "--name", "e2e")
+    result = invoke(
+        "run", str(write_spec()), "--output-dir", str(out), "--seed", "5", "--name", "e2e"
+    )
     assert result.exit_code == 0, result.output
     run = _single_run(out)
     assert run.name.split("-")[2] == "e2e"
@@ -101,19 +120,41 @@ def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
     auc_line = next(line for line in result.output.splitlines() if line.startswith("test auc"))
 
     files = {p.relative_to(run).as_posix() for p in run.rglob("*") if p.is_file()}
-    expected = {"spec.yaml", "status.json", "history.csv", "metrics.json", "predictions.npz", "model.keras",
-                "environment.json", "data.json", "plots/learning_curves.png", "plots/roc.png"}
+    expected = {
+        "spec.yaml",
+        "status.json",
+        "history.csv",
+        "metrics.json",
+        "predictions.npz",
+        "model.keras",
+        "environment.json",
+        "data.json",
+        "plots/learning_curves.png",
+        "plots/roc.png",
+    }
     assert expected <= files
     assert not [f for f in files if ".tmp-" in f]
 
     status = json.loads((run / "status.json").read_text())
     assert status["status"] == "completed" and status["error"] is None
     spec = yaml.safe_load((run / "spec.yaml").read_text())
-    assert spec["seed"] == 5 and spec["name"] == "e2e" and spec["train"]["optimizer"]["beta_2"] == 0.999
+    assert (
+        spec["seed"] == 5
+        and spec["name"] == "e2e"
+        and spec["train"]["optimizer"]["beta_2"] == 0.999
+    )
 
     history = pd.read_csv(run / "history.csv")
     assert list(history["epoch"]) == [1, 2]
-    for column in ("loss", "val_loss", "accuracy", "val_accuracy", "auc", "val_auc", "learning_rate"):
+    for column in (
+        "loss",
+        "val_loss",
+        "accuracy",
+        "val_accuracy",
+        "auc",
+        "val_auc",
+        "learning_rate",
+    ):
         assert column in history.columns
     assert np.allclose(history["learning_rate"], 0.01)
 
@@ -124,7 +165,16 @@ def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
     assert y_score.ndim == 1 and len(y_true) == 160
     assert metrics["auc"] == pytest.approx(roc_auc_score(y_true, y_score), abs=1e-12)
     assert metrics["accuracy"] == pytest.approx(np.mean((y_score > 0.5) == y_true), abs=1e-12)
-    for key in ("loss", "precision", "recall", "sensitivity", "specificity", "f1", "epochs_trained", "best_epoch"):
+    for key in (
+        "loss",
+        "precision",
+        "recall",
+        "sensitivity",
+        "specificity",
+        "f1",
+        "epochs_trained",
+        "best_epoch",
+    ):
         assert key in metrics
     assert f"auc {metrics['auc']:.4f}" in auc_line
 
@@ -159,12 +209,17 @@ def test_same_spec_and_seed_give_identical_metrics(write_spec, tmp_path: Path) -
         assert invoke("run", str(spec), "--output-dir", str(tmp_path / out), "-q").exit_code == 0
         texts.append((_single_run(tmp_path / out) / "metrics.json").read_bytes())
     assert texts[0] == texts[1]
-    assert invoke("run", str(spec), "--output-dir", str(tmp_path / "c"), "-q", "--seed", "4").exit_code == 0
+    assert (
+        invoke("run", str(spec), "--output-dir", str(tmp_path / "c"), "-q", "--seed", "4").exit_code
+        == 0
+    )
     assert (_single_run(tmp_path / "c") / "metrics.json").read_bytes() != texts[0]
 
 
 def test_multiclass_and_regression_runs(write_spec, tmp_path: Path) -> None:
-    digits = write_spec({"data": {"source": "digits", "n_samples": None}, "name": "digits"}, name="d.yaml")
+    digits = write_spec(
+        {"data": {"source": "digits", "n_samples": None}, "name": "digits"}, name="d.yaml"
+    )
     result = invoke("run", str(digits), "--output-dir", str(tmp_path / "d"), "-q")
     assert result.exit_code == 0, result.output
     run = _single_run(tmp_path / "d")
@@ -173,7 +228,9 @@ def test_multiclass_and_regression_runs(write_spec, tmp_path: Path) -> None:
         y_true, proba = npz["y_true"], npz["y_score"]
     assert proba.shape == (len(y_true), 10)
     assert metrics["accuracy"] == pytest.approx(np.mean(proba.argmax(1) == y_true))
-    assert metrics["auc"] == pytest.approx(roc_auc_score(y_true, proba, multi_class="ovr"), abs=1e-9)
+    assert metrics["auc"] == pytest.approx(
+        roc_auc_score(y_true, proba, multi_class="ovr"), abs=1e-9
+    )
     assert np.array(metrics["confusion_matrix"]).sum() == len(y_true)
     assert not (run / "plots/roc.png").exists()
 
@@ -185,7 +242,9 @@ def test_multiclass_and_regression_runs(write_spec, tmp_path: Path) -> None:
     assert "test rmse" in result.output
 
 
-def test_a_failing_run_is_marked_failed_and_keeps_its_files(write_spec, tmp_path: Path, monkeypatch) -> None:
+def test_a_failing_run_is_marked_failed_and_keeps_its_files(
+    write_spec, tmp_path: Path, monkeypatch
+) -> None:
     import expctl.runner
 
     def broken(*args, **kwargs):
@@ -208,7 +267,12 @@ def test_a_diverging_run_is_marked_diverged(write_spec, tmp_path: Path) -> None:
     spec = write_spec(
         {
             "data": {"target": "energy", "standardize": False},
-            "model": {"hidden": [16, 16], "dropout": 0.0, "l2": 0.0, "initializer": {"name": "glorot_normal", "scale": 10}},
+            "model": {
+                "hidden": [16, 16],
+                "dropout": 0.0,
+                "l2": 0.0,
+                "initializer": {"name": "glorot_normal", "scale": 10},
+            },
             "train": {"optimizer": {"name": "sgd", "learning_rate": 1.0}, "epochs": 5},
         }
     )

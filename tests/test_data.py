@@ -14,7 +14,9 @@ from expctl.data import infer_task, prepare
 from expctl.errors import DataError
 from expctl.spec import spec_from_dict
 
-SHARED = Path(os.environ.get("EXPCTL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets"))
+SHARED = Path(
+    os.environ.get("EXPCTL_DATA_DIR", Path(__file__).resolve().parents[2] / "shared" / "datasets")
+)
 
 
 def data_spec(**data):
@@ -48,7 +50,9 @@ def test_standardisation_uses_the_training_split_only() -> None:
 
 def test_data_seed_fixes_the_data_independently_of_the_run_seed() -> None:
     spec = data_spec(source="jets", n_samples=500, seed=11)
-    assert np.array_equal(prepare(spec, Path("."), seed=1).test.x, prepare(spec, Path("."), seed=2).test.x)
+    assert np.array_equal(
+        prepare(spec, Path("."), seed=1).test.x, prepare(spec, Path("."), seed=2).test.x
+    )
 
 
 def test_jets_energy_regression_and_digits_multiclass() -> None:
@@ -86,15 +90,21 @@ def _csv(tmp_path: Path, frame: pd.DataFrame) -> Path:
 
 def _frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "label": rng.integers(0, 2, n)})
+    return pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "label": rng.integers(0, 2, n)}
+    )
 
 
 def test_csv_with_string_labels_and_feature_subset(tmp_path: Path) -> None:
     frame = _frame()
     frame["label"] = np.where(frame["label"] == 1, "signal", "background")
     path = _csv(tmp_path, frame)
-    d = prepare(data_spec(source="csv", path=str(path), target="label", features=["b"]), tmp_path, 0)
-    assert d.feature_names == ("b",) and d.classes == ("background", "signal") and d.task == "binary"
+    d = prepare(
+        data_spec(source="csv", path=str(path), target="label", features=["b"]), tmp_path, 0
+    )
+    assert (
+        d.feature_names == ("b",) and d.classes == ("background", "signal") and d.task == "binary"
+    )
 
 
 @pytest.mark.parametrize(
@@ -138,10 +148,16 @@ def test_csv_bad_contents(tmp_path: Path) -> None:
     frame["label"] = 1
     _csv(tmp_path, frame)
     with pytest.raises(DataError, match="single class"):
-        prepare(data_spec(source="csv", path="events.csv", target="label", task="multiclass"), tmp_path, 0)
+        prepare(
+            data_spec(source="csv", path="events.csv", target="label", task="multiclass"),
+            tmp_path,
+            0,
+        )
 
 
-def test_relative_paths_fall_back_to_the_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_fall_back_to_the_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data_dir = tmp_path / "shared"
     data_dir.mkdir()
     _frame().to_csv(data_dir / "events.csv", index=False)
@@ -164,7 +180,9 @@ def test_parquet(tmp_path: Path) -> None:
 
 def test_npz_arrays_and_refusals(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "ok.npz", features=rng.normal(size=(100, 3)), labels=rng.integers(0, 2, 100))
+    np.savez(
+        tmp_path / "ok.npz", features=rng.normal(size=(100, 3)), labels=rng.integers(0, 2, 100)
+    )
     d = prepare(data_spec(source="npz", path="ok.npz", x="features", y="labels"), tmp_path, 0)
     assert d.n_features == 3 and d.task == "binary"
     with pytest.raises(DataError, match="no array 'x'"):
@@ -187,11 +205,13 @@ def test_npz_arrays_and_refusals(tmp_path: Path) -> None:
         prepare(data_spec(source="npz", path="forged.npz"), tmp_path, 0)
 
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
-    with pytest.raises(DataError, match="cannot read as .npz"):
+    with pytest.raises(DataError, match=r"cannot read as \.npz"):
         prepare(data_spec(source="npz", path="junk.npz"), tmp_path, 0)
 
 
-@pytest.mark.skipif(not (SHARED / "higgs_uci_subset.csv").is_file(), reason="shared datasets not present")
+@pytest.mark.skipif(
+    not (SHARED / "higgs_uci_subset.csv").is_file(), reason="shared datasets not present"
+)
 def test_real_higgs_subset() -> None:
     spec = data_spec(source="csv", path="higgs_uci_subset.csv", target="label")
     d = prepare(spec, SHARED, 0)

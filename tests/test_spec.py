@@ -32,7 +32,13 @@ def test_defaults_are_filled_in(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("name: x\n")
     text = resolved_yaml(load_spec(path).spec)
-    for key in ("source: jets", "n_samples: 20000", "hidden: [64, 64]", "name: adam", "learning_rate: 0.001"):
+    for key in (
+        "source: jets",
+        "n_samples: 20000",
+        "hidden: [64, 64]",
+        "name: adam",
+        "learning_rate: 0.001",
+    ):
         assert key in text
 
 
@@ -50,15 +56,31 @@ def test_typo_names_path_line_and_suggestion(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("yaml_line", "where", "expect"),
     [
-        ("  optimizer: {name: adam, learning_rate: -1.0e-3}", "train.optimizer.learning_rate", "greater than 0"),
+        (
+            "  optimizer: {name: adam, learning_rate: -1.0e-3}",
+            "train.optimizer.learning_rate",
+            "greater than 0",
+        ),
         ("  epochs: ten", "train.epochs", "valid integer (got 'ten')"),
         ('  epochs: "10"', "train.epochs", "valid integer"),
         ("  batch_size: 0", "train.batch_size", "greater than or equal to 1"),
-        ("  optimizer: {name: adam, learning_rate: .nan}", "train.optimizer.learning_rate", "finite"),
-        ("  optimizer: {name: adam, learning_rate: .inf}", "train.optimizer.learning_rate", "finite"),
+        (
+            "  optimizer: {name: adam, learning_rate: .nan}",
+            "train.optimizer.learning_rate",
+            "finite",
+        ),
+        (
+            "  optimizer: {name: adam, learning_rate: .inf}",
+            "train.optimizer.learning_rate",
+            "finite",
+        ),
         ("  optimizer: {name: sdg}", "train.optimizer.name", "did you mean 'sgd'"),
         ("  optimizer: {name: adam, rho: 0.9}", "train.optimizer.rho", "unknown key"),
-        ("  early_stopping: {restore_best: no}", "train.early_stopping.restore_best", "valid boolean"),
+        (
+            "  early_stopping: {restore_best: no}",
+            "train.early_stopping.restore_best",
+            "valid boolean",
+        ),
         ("  early_stopping: {patience: 010}", "train.early_stopping.patience", "valid integer"),
     ],
 )
@@ -140,7 +162,7 @@ def test_run_name_cannot_escape_the_output_dir(tmp_path: Path) -> None:
 def test_jet_columns_match_the_generator() -> None:
     from expctl.data.jets import JET_FEATURES
 
-    assert JET_COLUMNS == (*JET_FEATURES, "energy")
+    assert (*JET_FEATURES, "energy") == JET_COLUMNS
 
 
 # ----------------------------------------------------------------------------------------- YAML
@@ -189,7 +211,9 @@ def test_missing_spec_file(tmp_path: Path) -> None:
 def test_set_overrides_with_the_same_validation(tmp_path: Path) -> None:
     path = tmp_path / "s.yaml"
     path.write_text("name: x\n")
-    spec = load_spec(path, ("train.optimizer.learning_rate=0.01", "model.hidden=[32, 16]", "seed=5")).spec
+    spec = load_spec(
+        path, ("train.optimizer.learning_rate=0.01", "model.hidden=[32, 16]", "seed=5")
+    ).spec
     assert spec.train.optimizer.learning_rate == 0.01
     assert spec.model.hidden == [32, 16]
     assert spec.seed == 5

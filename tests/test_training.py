@@ -21,7 +21,7 @@ from expctl.training.fit import steps_per_execution  # noqa: E402
 class _FakeModel:
     stop_training = False
 
-    class optimizer:  # noqa: N801
+    class optimizer:
         learning_rate = 0.5
 
 
@@ -53,12 +53,16 @@ def test_registries_cover_the_spec() -> None:
 
 @pytest.mark.parametrize("name", sorted(SPEC_OPTIMIZERS))
 def test_optimizer_hyperparameters_reach_keras(name: str) -> None:
-    spec = spec_from_dict({"train": {"optimizer": {"name": name, "learning_rate": 0.05, "clipnorm": 1.0}}})
+    spec = spec_from_dict(
+        {"train": {"optimizer": {"name": name, "learning_rate": 0.05, "clipnorm": 1.0}}}
+    )
     opt = make_optimizer(spec.train.optimizer)
     assert float(keras.ops.convert_to_numpy(opt.learning_rate)) == pytest.approx(0.05)
     assert opt.clipnorm == 1.0
     if name == "sgd":
-        spec = spec_from_dict({"train": {"optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True}}})
+        spec = spec_from_dict(
+            {"train": {"optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True}}}
+        )
         opt = make_optimizer(spec.train.optimizer)
         assert opt.momentum == 0.9 and opt.nesterov
     if name == "rmsprop":
@@ -71,14 +75,26 @@ def _dataset(n_features: int = 50):
 
     x = np.zeros((4, n_features), np.float32)
     y = np.zeros(4, np.int64)
-    return Dataset(Split(x, y), Split(x, y), Split(x, y), "binary", tuple(f"f{i}" for i in range(n_features)),
-                   "y", (0, 1), np.zeros(n_features), np.ones(n_features), "test")
+    return Dataset(
+        Split(x, y),
+        Split(x, y),
+        Split(x, y),
+        "binary",
+        tuple(f"f{i}" for i in range(n_features)),
+        "y",
+        (0, 1),
+        np.zeros(n_features),
+        np.ones(n_features),
+        "test",
+    )
 
 
 @pytest.mark.parametrize("scale", [0.1, 1.0, 3.0])
 def test_initializer_scale_multiplies_the_weight_spread(scale: float) -> None:
     keras.utils.set_random_seed(0)
-    spec = spec_from_dict({"model": {"hidden": [400], "initializer": {"name": "he_normal", "scale": scale}}})
+    spec = spec_from_dict(
+        {"model": {"hidden": [400], "initializer": {"name": "he_normal", "scale": scale}}}
+    )
     model = build_model(spec.model, _dataset(400))
     kernel = model.get_layer("dense_1").kernel.numpy()
     # he_normal: std sqrt(2/fan_in) (Keras corrects the truncated normal for its truncation)
@@ -87,7 +103,9 @@ def test_initializer_scale_multiplies_the_weight_spread(scale: float) -> None:
 
 
 def test_model_structure_follows_the_spec() -> None:
-    spec = spec_from_dict({"model": {"hidden": [16, 8], "dropout": [0.0, 0.3], "l2": [1e-3, 0.0], "l1": 0.0}})
+    spec = spec_from_dict(
+        {"model": {"hidden": [16, 8], "dropout": [0.0, 0.3], "l2": [1e-3, 0.0], "l1": 0.0}}
+    )
     model = build_model(spec.model, _dataset(5))
     names = [layer.name for layer in model.layers]
     assert names == ["features", "standardize", "dense_1", "dense_2", "dropout_2", "output"]
@@ -98,7 +116,9 @@ def test_model_structure_follows_the_spec() -> None:
 
 
 def test_constant_initializer_makes_units_identical() -> None:
-    spec = spec_from_dict({"model": {"hidden": [4], "initializer": {"name": "constant", "scale": 2.0}}})
+    spec = spec_from_dict(
+        {"model": {"hidden": [4], "initializer": {"name": "constant", "scale": 2.0}}}
+    )
     kernel = build_model(spec.model, _dataset(3)).get_layer("dense_1").kernel.numpy()
     assert np.all(kernel == pytest.approx(0.1))
 

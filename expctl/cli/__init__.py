@@ -7,7 +7,6 @@ top level) imports TensorFlow, Keras or matplotlib.
 from __future__ import annotations
 
 import importlib
-import sys
 import traceback
 from typing import Any
 
@@ -64,7 +63,3 @@ def cli(ctx: click.Context, debug: bool) -> None:
 def main() -> None:
     """Console-script entry point."""
     cli(prog_name="expctl")
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

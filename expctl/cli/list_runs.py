@@ -30,7 +30,9 @@ def _duration(status: dict[str, Any]) -> str:
 
 
 @click.command(name="list")
-@click.argument("directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=str))
+@click.argument(
+    "directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=str)
+)
 @output_dir_option
 def list_runs(directory: str | None, output_dir: str) -> None:
     """List the runs in DIR (default: --output-dir): id, name, status, test metric, duration."""
@@ -42,7 +44,8 @@ def list_runs(directory: str | None, output_dir: str) -> None:
         click.echo(f"no runs in {folder}", err=True)
         return
     rows = [
-        (r.id, str(r.status.get("name", "?")), r.state, _metric(r.metrics), _duration(r.status)) for r in records
+        (r.id, str(r.status.get("name", "?")), r.state, _metric(r.metrics), _duration(r.status))
+        for r in records
     ]
     header = ("RUN", "NAME", "STATUS", "TEST", "DURATION")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]

@@ -14,11 +14,18 @@ from expctl.cli.options import output_dir_option, set_option
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=str))
 @output_dir_option
 @click.option("--name", help="Run name (overrides the spec's name:).")
-@click.option("--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed (overrides the spec's seed:).")
+@click.option(
+    "--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed (overrides the spec's seed:)."
+)
 @set_option
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
 def run(
-    spec_path: str, output_dir: str, name: str | None, seed: int | None, overrides: tuple[str, ...], quiet: bool
+    spec_path: str,
+    output_dir: str,
+    name: str | None,
+    seed: int | None,
+    overrides: tuple[str, ...],
+    quiet: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
 

@@ -5,4 +5,14 @@ from __future__ import annotations
 from expctl.data.dataset import Dataset, Split, infer_task, prepare
 from expctl.data.sources import DATA_DIR_ENV, SOURCES, Table, load_table, resolve_path
 
-__all__ = ["DATA_DIR_ENV", "SOURCES", "Dataset", "Split", "Table", "infer_task", "load_table", "prepare", "resolve_path"]
+__all__ = [
+    "DATA_DIR_ENV",
+    "SOURCES",
+    "Dataset",
+    "Split",
+    "Table",
+    "infer_task",
+    "load_table",
+    "prepare",
+    "resolve_path",
+]

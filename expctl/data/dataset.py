@@ -92,7 +92,9 @@ def infer_task(y: np.ndarray) -> str:
 def _encode(y: np.ndarray, task: str, target: str) -> tuple[np.ndarray, tuple[Any, ...] | None]:
     if task == "regression":
         if y.dtype.kind not in "biuf":
-            raise DataError(f"target {target!r} is not numeric ({y.dtype}); a regression needs numbers")
+            raise DataError(
+                f"target {target!r} is not numeric ({y.dtype}); a regression needs numbers"
+            )
         values = y.astype(np.float64)
         if not np.all(np.isfinite(values)):
             raise DataError(f"target {target!r} has NaN or infinite values")
@@ -126,11 +128,15 @@ def _split_indices(y: np.ndarray, task: str, fractions: Any, seed: int) -> tuple
     index = np.arange(len(y))
     stratify = y if task != "regression" else None
     try:
-        rest, test = train_test_split(index, test_size=fractions.test, stratify=stratify, random_state=seed)
+        rest, test = train_test_split(
+            index, test_size=fractions.test, stratify=stratify, random_state=seed
+        )
         if fractions.val > 0:
             val_share = fractions.val / (fractions.train + fractions.val)
             strat = y[rest] if stratify is not None else None
-            train, val = train_test_split(rest, test_size=val_share, stratify=strat, random_state=seed)
+            train, val = train_test_split(
+                rest, test_size=val_share, stratify=strat, random_state=seed
+            )
         else:
             train, val = rest, rest[:0]
     except ValueError as exc:
@@ -148,7 +154,9 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     features, target = table.features, table.target
     n_samples = getattr(data_spec, "n_samples", None)
     if n_samples is not None and data_spec.source != "jets" and n_samples < len(target):
-        keep = np.sort(np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False))
+        keep = np.sort(
+            np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False)
+        )
         features, target = features[keep], target[keep]
     task = data_spec.task if data_spec.task != "auto" else infer_task(target)
     y, classes = _encode(target, task, table.target_name)

@@ -52,7 +52,9 @@ def load_table(data_spec: Any, base_dir: Path, seed: int) -> Table:
     try:
         loader = SOURCES[data_spec.source]
     except KeyError:
-        raise DataError(f"data.source: unknown source {data_spec.source!r}; one of {', '.join(SOURCES)}") from None
+        raise DataError(
+            f"data.source: unknown source {data_spec.source!r}; one of {', '.join(SOURCES)}"
+        ) from None
     return loader(data_spec, base_dir, seed)
 
 
@@ -124,13 +126,21 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
             f"{path}: data.target: no column {spec.target!r}{_did_you_mean(spec.target, columns)}; "
             f"columns: {', '.join(columns)}"
         )
-    names = list(spec.features) if spec.features is not None else [c for c in columns if c != spec.target]
+    names = (
+        list(spec.features)
+        if spec.features is not None
+        else [c for c in columns if c != spec.target]
+    )
     missing = [n for n in names if n not in columns]
     if missing:
         hints = "".join(f"\n  {m!r}{_did_you_mean(m, columns)}" for m in missing)
-        raise DataError(f"{path}: data.features: no such column(s):{hints}\n  columns: {', '.join(columns)}")
+        raise DataError(
+            f"{path}: data.features: no such column(s):{hints}\n  columns: {', '.join(columns)}"
+        )
     if spec.target in names:
-        raise DataError(f"{path}: data.features: the target {spec.target!r} cannot also be a feature")
+        raise DataError(
+            f"{path}: data.features: the target {spec.target!r} cannot also be a feature"
+        )
     if not names:
         raise DataError(f"{path}: no feature columns besides the target {spec.target!r}")
     non_numeric = [n for n in names if frame[n].dtype.kind not in "biuf"]
@@ -173,7 +183,9 @@ def _parquet(spec: Any, base_dir: Path, seed: int) -> Table:
     try:
         import pyarrow  # noqa: F401
     except ImportError:
-        raise DataError("data.source parquet needs pyarrow: install it with `uv pip install pyarrow`") from None
+        raise DataError(
+            "data.source parquet needs pyarrow: install it with `uv pip install pyarrow`"
+        ) from None
     try:
         frame = pd.read_parquet(path)
     except Exception as exc:  # pyarrow raises many types for a bad file
@@ -188,7 +200,9 @@ def _check_npz_member(archive: zipfile.ZipFile, name: str, path: Path) -> None:
         try:
             version = np.lib.format.read_magic(fh)
             read_header = (
-                np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+                np.lib.format.read_array_header_1_0
+                if version == (1, 0)
+                else np.lib.format.read_array_header_2_0
             )
             shape, _, dtype = read_header(fh)
         except ValueError as exc:
@@ -225,9 +239,13 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
     if x.ndim == 1:
         x = x[:, None]
     if x.ndim != 2:
-        raise DataError(f"{path}: array {spec.x!r} has shape {x.shape}; expected (n_events, n_features)")
+        raise DataError(
+            f"{path}: array {spec.x!r} has shape {x.shape}; expected (n_events, n_features)"
+        )
     if y.ndim != 1 or len(y) != len(x):
-        raise DataError(f"{path}: array {spec.y!r} has shape {y.shape}; expected ({len(x)},), one target per event")
+        raise DataError(
+            f"{path}: array {spec.y!r} has shape {y.shape}; expected ({len(x)},), one target per event"
+        )
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: array {spec.x!r} has dtype {x.dtype}; features must be numeric")
     return Table(

@@ -20,7 +20,9 @@ def _variance_scaling(base: float, mode: str, distribution: str) -> Callable[[fl
         import keras
 
         # `scale` multiplies the standard deviation, so the variance scale goes with its square.
-        return keras.initializers.VarianceScaling(scale=base * scale**2, mode=mode, distribution=distribution)
+        return keras.initializers.VarianceScaling(
+            scale=base * scale**2, mode=mode, distribution=distribution
+        )
 
     return make
 
@@ -114,7 +116,10 @@ class Head:
 def _binary_metrics() -> list[Any]:
     import keras
 
-    return [keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc", num_thresholds=1000)]
+    return [
+        keras.metrics.BinaryAccuracy(name="accuracy"),
+        keras.metrics.AUC(name="auc", num_thresholds=1000),
+    ]
 
 
 def _multiclass_metrics() -> list[Any]:
@@ -131,7 +136,9 @@ def _regression_metrics() -> list[Any]:
 
 HEADS: dict[str, Head] = {
     "binary": Head("sigmoid", "binary_crossentropy", lambda k: 1, _binary_metrics),
-    "multiclass": Head("softmax", "sparse_categorical_crossentropy", lambda k: k, _multiclass_metrics),
+    "multiclass": Head(
+        "softmax", "sparse_categorical_crossentropy", lambda k: k, _multiclass_metrics
+    ),
     "regression": Head("linear", "mean_squared_error", lambda k: 1, _regression_metrics),
 }
 
@@ -143,7 +150,9 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
     inputs = keras.Input(shape=(dataset.n_features,), name="features")
     x = inputs
     if dataset.mean is not None:
-        x = keras.layers.Normalization(mean=dataset.mean, variance=dataset.std**2, name="standardize")(x)
+        x = keras.layers.Normalization(
+            mean=dataset.mean, variance=dataset.std**2, name="standardize"
+        )(x)
     x = TRUNKS[model_spec.type](model_spec, x)
     head = HEADS[dataset.task]
     outputs = keras.layers.Dense(

@@ -134,7 +134,9 @@ class RunDir:
         }
         atomic_write_json(self.file("status.json"), self._status)
 
-    def finish(self, status: str, duration_s: float, error: str | None = None, **extra: Any) -> None:
+    def finish(
+        self, status: str, duration_s: float, error: str | None = None, **extra: Any
+    ) -> None:
         """Record the final status (completed, failed, diverged or interrupted)."""
         if status not in FINAL_STATUSES:
             raise ValueError(f"not a final status: {status!r}")

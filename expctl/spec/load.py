@@ -32,7 +32,9 @@ class LoadedSpec:
     base_dir: FsPath
 
 
-def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()) -> LoadedSpec:
+def load_spec(
+    path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()
+) -> LoadedSpec:
     """Read, override and validate a spec file; SpecError (exit 2) on any problem."""
     fs_path = FsPath(path)
     source = str(path)
@@ -50,12 +52,16 @@ def load_spec(path: str | os.PathLike[str], overrides: list[str] | tuple[str, ..
         raise SpecError(f"{source}: not UTF-8 text (byte {exc.start})") from None
     doc = parse_yaml(text, source)
     if doc.data is None:
-        raise SpecError(f"{source}: the spec file is empty; see experiments/quickstart.yaml for an example")
+        raise SpecError(
+            f"{source}: the spec file is empty; see experiments/quickstart.yaml for an example"
+        )
     spec = validate(doc, overrides)
     return LoadedSpec(spec=spec, source=source, base_dir=fs_path.resolve().parent)
 
 
-def spec_from_dict(data: dict[str, Any], source: str = "<dict>", overrides: list[str] | tuple[str, ...] = ()) -> Spec:
+def spec_from_dict(
+    data: dict[str, Any], source: str = "<dict>", overrides: list[str] | tuple[str, ...] = ()
+) -> Spec:
     """Validate a spec given as plain data (used by tests and the Python API)."""
     return validate(Document(copy.deepcopy(data), source), overrides)
 
@@ -64,7 +70,9 @@ def validate(doc: Document, overrides: list[str] | tuple[str, ...] = ()) -> Spec
     """Apply overrides to a parsed document and validate it against the Spec schema."""
     if not isinstance(doc.data, dict):
         kind = type(doc.data).__name__ if doc.data is not None else "nothing"
-        raise SpecError(f"{doc.where(())}: a spec is a mapping of keys (name:, data:, model:, ...), got {kind}")
+        raise SpecError(
+            f"{doc.where(())}: a spec is a mapping of keys (name:, data:, model:, ...), got {kind}"
+        )
     data = copy.deepcopy(doc.data)
     origins: dict[Path, str] = {}
     for item in overrides:
@@ -102,7 +110,9 @@ def _parse_override(item: str) -> tuple[Path, Any]:
     key, sep, text = item.partition("=")
     key = key.strip()
     if not sep or not key:
-        raise SpecError(f"--set {item!r}: expected KEY=VALUE, e.g. --set train.optimizer.learning_rate=0.01")
+        raise SpecError(
+            f"--set {item!r}: expected KEY=VALUE, e.g. --set train.optimizer.learning_rate=0.01"
+        )
     parts = key.split(".")
     if not all(_KEY_PART.match(p) for p in parts):
         raise SpecError(f"--set {item!r}: {key!r} is not a dotted key path like model.dropout")
@@ -119,13 +129,17 @@ def _set_path(data: dict[str, Any], path: Path, value: Any, item: str) -> None:
         nxt = path[i + 1]
         if isinstance(node, list):
             if not isinstance(part, int) or not 0 <= part < len(node):
-                raise SpecError(f"--set {item!r}: {dotted(path[: i + 1])} is not an index of the list")
+                raise SpecError(
+                    f"--set {item!r}: {dotted(path[: i + 1])} is not an index of the list"
+                )
             child = node[part]
         else:
             if isinstance(part, int):
                 raise SpecError(f"--set {item!r}: {dotted(path[:i])} is not a list")
             child = node.get(part)
-        if not isinstance(child, dict | list) or (isinstance(child, list) and not isinstance(nxt, int)):
+        if not isinstance(child, dict | list) or (
+            isinstance(child, list) and not isinstance(nxt, int)
+        ):
             child = {}
             node[part] = child
         node = child
@@ -152,7 +166,9 @@ def _get(data: Any, path: Path) -> Any:
 # --------------------------------------------------------------------------------------- errors
 
 
-def _describe(err: dict[str, Any], data: dict[str, Any], doc: Document, origins: dict[Path, str]) -> str:
+def _describe(
+    err: dict[str, Any], data: dict[str, Any], doc: Document, origins: dict[Path, str]
+) -> str:
     path, model = _clean_path(err["loc"], data)
     where = _where(path, doc, origins)
     key = dotted(path) or "(top level)"

@@ -34,7 +34,18 @@ RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{
 TASKS = ("binary", "multiclass", "regression")
 Task = Literal["auto", "binary", "multiclass", "regression"]
 
-ACTIVATIONS = ("relu", "elu", "selu", "gelu", "silu", "swish", "tanh", "sigmoid", "leaky_relu", "linear")
+ACTIVATIONS = (
+    "relu",
+    "elu",
+    "selu",
+    "gelu",
+    "silu",
+    "swish",
+    "tanh",
+    "sigmoid",
+    "leaky_relu",
+    "linear",
+)
 INITIALIZERS = (
     "glorot_uniform",
     "glorot_normal",
@@ -54,7 +65,9 @@ JET_COLUMNS = ("pt", "eta", "mass", "n_constituents", "width", "tau21", "c2", "e
 class Section(BaseModel):
     """Base of every spec section: frozen, unknown keys refused, NaN/inf refused."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
+    )
 
 
 def _per_layer(low: float, high: float | None, what: str) -> Any:
@@ -109,10 +122,17 @@ class DataCommon(Section):
     """Keys every data source has."""
 
     split: SplitSpec = SplitSpec()
-    task: Task = Field("auto", description="binary | multiclass | regression; auto infers it from the target")
-    standardize: Bool = Field(True, description="standardise features with mean/std of the training split")
+    task: Task = Field(
+        "auto", description="binary | multiclass | regression; auto infers it from the target"
+    )
+    standardize: Bool = Field(
+        True, description="standardise features with mean/std of the training split"
+    )
     seed: Int | None = Field(
-        None, ge=0, lt=2**32, description="seed of data generation, subsampling and split; default: the run's seed"
+        None,
+        ge=0,
+        lt=2**32,
+        description="seed of data generation, subsampling and split; default: the run's seed",
     )
 
 
@@ -138,7 +158,9 @@ class DigitsData(DataCommon):
 class TableFile(DataCommon):
     """A table on disk: one row per event, one column per feature."""
 
-    path: str = Field(min_length=1, description="relative paths: spec folder, then $EXPCTL_DATA_DIR")
+    path: str = Field(
+        min_length=1, description="relative paths: spec folder, then $EXPCTL_DATA_DIR"
+    )
     target: str = Field(min_length=1)
     features: list[str] | None = Field(None, min_length=1, description="default: all other columns")
     n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
@@ -157,7 +179,9 @@ class NpzData(DataCommon):
 
     source: Literal["npz"] = "npz"
     path: str = Field(min_length=1)
-    x: str = Field("x", min_length=1, description="name of the feature array (n_events, n_features)")
+    x: str = Field(
+        "x", min_length=1, description="name of the feature array (n_events, n_features)"
+    )
     y: str = Field("y", min_length=1, description="name of the target array (n_events,)")
     n_samples: Int | None = Field(None, ge=50)
 
@@ -178,7 +202,9 @@ class InitializerSpec(Section):
     """Initial weights: a Keras initializer whose spread is multiplied by `scale`."""
 
     name: Literal[INITIALIZERS] = "glorot_uniform"  # type: ignore[valid-type]
-    scale: Float = Field(1.0, gt=0, le=1e3, description="multiplies the spread (std) of the initial weights")
+    scale: Float = Field(
+        1.0, gt=0, le=1e3, description="multiplies the spread (std) of the initial weights"
+    )
 
 
 class MlpModel(Section):
@@ -271,7 +297,9 @@ OPTIMIZERS: dict[str, type[OptimizerBase]] = {
 class EarlyStoppingSpec(Section):
     """Stop when `monitor` has not improved by more than `min_delta` for `patience` epochs."""
 
-    monitor: str = Field("val_loss", description="a per-epoch log: val_loss, val_auc, val_accuracy, loss, ...")
+    monitor: str = Field(
+        "val_loss", description="a per-epoch log: val_loss, val_auc, val_accuracy, loss, ..."
+    )
     patience: Int = Field(5, ge=0, le=100_000)
     min_delta: Float = Field(0.0, ge=0)
     restore_best: Bool = Field(True, description="end with the weights of the best epoch")
@@ -326,7 +354,9 @@ class TrainSpec(Section):
 
 
 class EvaluateSpec(Section):
-    threshold: Float = Field(0.5, gt=0, lt=1, description="score above which an event is called signal")
+    threshold: Float = Field(
+        0.5, gt=0, lt=1, description="score above which an event is called signal"
+    )
 
 
 class Spec(Section):

@@ -36,7 +36,9 @@ _Loader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _INT, _FLOAT)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
-_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+_Loader.add_implicit_resolver(
+    _BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 _Loader.add_implicit_resolver(
     _INT, re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$"), list("-+0123456789")
 )
@@ -80,7 +82,9 @@ class Document:
 def parse_yaml(text: str, source: str) -> Document:
     """Parse YAML text into plain data with line numbers; SpecError on anything unsafe or malformed."""
     if len(text.encode("utf-8", "replace")) > MAX_BYTES:
-        raise SpecError(f"{source}: file is larger than {MAX_BYTES // 1_000_000} MB; a spec is a small file")
+        raise SpecError(
+            f"{source}: file is larger than {MAX_BYTES // 1_000_000} MB; a spec is a small file"
+        )
     loader = _Loader(text)
     try:
         node = loader.get_single_node()
@@ -101,7 +105,9 @@ def parse_yaml(text: str, source: str) -> Document:
         loader.dispose()
 
 
-def _build(loader: _Loader, node: yaml.Node, path: Path, doc: Document, counter: list[int], depth: int) -> Any:
+def _build(
+    loader: _Loader, node: yaml.Node, path: Path, doc: Document, counter: list[int], depth: int
+) -> Any:
     counter[0] += 1
     if counter[0] > MAX_NODES:
         raise SpecError(
@@ -109,7 +115,9 @@ def _build(loader: _Loader, node: yaml.Node, path: Path, doc: Document, counter:
             "(nested aliases?); refusing to build it"
         )
     if depth > MAX_DEPTH:
-        raise SpecError(f"{doc.source}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels")
+        raise SpecError(
+            f"{doc.source}:{node.start_mark.line + 1}: nested deeper than {MAX_DEPTH} levels"
+        )
     doc.lines.setdefault(path, node.start_mark.line + 1)
     if isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.tag not in _PLAIN_TAGS:
         raise SpecError(
@@ -134,7 +142,8 @@ def _build(loader: _Loader, node: yaml.Node, path: Path, doc: Document, counter:
         return out
     if isinstance(node, yaml.SequenceNode):
         return [
-            _build(loader, child, (*path, i), doc, counter, depth + 1) for i, child in enumerate(node.value)
+            _build(loader, child, (*path, i), doc, counter, depth + 1)
+            for i, child in enumerate(node.value)
         ]
     return loader.construct_object(node, deep=True)
 
@@ -157,4 +166,6 @@ dotted = _dotted
 
 def dump_yaml(data: Any) -> str:
     """Plain YAML for a resolved spec: keys in spec order, block style."""
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=None, allow_unicode=True, width=120)
+    return yaml.safe_dump(
+        data, sort_keys=False, default_flow_style=None, allow_unicode=True, width=120
+    )

@@ -1,0 +1,5 @@
+"""`python -m expctl` is the same as the `expctl` command."""
+
+from expctl.cli import main
+
+main()
