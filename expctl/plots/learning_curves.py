@@ -1,85 +1,243 @@
-"""Learning curves: training and validation loss and metrics per epoch."""
+"""Learning curves: training and validation loss and metrics per epoch, and the learning rate."""
 
 from __future__ import annotations
 
-import math
-from typing import Any
+import os
+import sys
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from expctl.plots._figure import new_figure
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
-#: Metric pairs drawn after the loss, with their axis labels.
-_PANELS = {
+#: Default resolution of every expctl figure (dots per inch).
+DPI = 120
+
+#: Metrics drawn after the loss, in this order, with their axis labels. Other `x`/`val_x` column
+#: pairs found in the history get a panel too, after these, labelled with the column name.
+_METRIC_LABELS = {
     "loss": "loss",
     "accuracy": "accuracy",
-    "auc": "AUC (Keras, binned)",
+    "auc": "ROC AUC (Keras, binned)",
     "mae": "mean absolute error",
 }
 
+#: History columns that are not train/validation metric pairs.
+_NOT_METRICS = {"epoch", "learning_rate", "lr", "epoch_time_s"}
 
-def learning_curves(history: Any, best_epoch: int | None = None, title: str | None = None) -> Any:
-    """Loss and metric curves (train solid, validation dashed) and the learning rate, per epoch.
+#: Mark every point (not only draw lines) up to this many epochs.
+_MARKERS_UP_TO = 20
 
-    `history` is a DataFrame with an `epoch` column (1-based) and Keras log columns. Non-finite
-    values (a diverged run) are left out of the lines and noted on the loss panel.
+
+def new_figure(width: float, height: float) -> Figure:
+    """An empty matplotlib Figure (constrained layout, `DPI`) made without pyplot.
+
+    No global figure registry and no GUI: the Figure is garbage-collected when dropped and saved
+    with `figure.savefig(path)`. Selects the Agg backend only if nobody has chosen one yet.
     """
-    epochs = history["epoch"].to_numpy()
-    panels = [m for m in _PANELS if m in history.columns or f"val_{m}" in history.columns]
-    lr = (
-        history["learning_rate"].to_numpy(dtype=float)
-        if "learning_rate" in history.columns
-        else None
-    )
-    show_lr = lr is not None and np.isfinite(lr).all() and np.ptp(lr) > 0
-    n = len(panels) + int(show_lr)
-    figure, axes = new_figure(4.2 * n, 3.4, 1, n)
-    marker = "o" if len(epochs) < 2 else None
-    for ax, metric in zip(axes, panels, strict=False):
-        diverged = False
-        for column, style, label in (
+    import matplotlib
+
+    if "matplotlib.pyplot" not in sys.modules and not os.environ.get("MPLBACKEND"):
+        matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=(width, height), dpi=DPI, layout="constrained")
+
+
+def learning_curves(
+    history: pd.DataFrame, best_epoch: int | None = None, title: str | None = None
+) -> Figure:
+    """Loss and metrics per epoch (training solid, validation dashed) and the learning rate.
+
+    `history` has one row per epoch: an `epoch` column (1-based; 1..n is assumed if absent) and
+    Keras log columns (`loss`, `val_loss`, `accuracy`/`val_accuracy`, `auc`/`val_auc`,
+    `mae`/`val_mae`, ... and `learning_rate`). Panels, in order: the loss, one per other metric
+    present (train and/or validation), and the learning rate on a log axis if it changes.
+    `best_epoch` is drawn as a dotted vertical line on every panel. Non-finite values (a diverged
+    run) are left out of the lines and the panel is annotated "diverged". Raises ValueError if the
+    history has no rows or no metric columns.
+    """
+    if len(history) == 0:
+        raise ValueError("learning_curves: the history has no rows")
+    if "epoch" in history.columns:
+        epochs = history["epoch"].to_numpy(dtype=float)
+    else:
+        epochs = np.arange(1, len(history) + 1, dtype=float)
+    metrics = _metric_names(history)
+    if not metrics:
+        raise ValueError(f"learning_curves: no metric columns in {list(history.columns)}")
+    lr = _learning_rate(history)
+
+    n_panels = len(metrics) + int(lr is not None)
+    rows, cols = _grid(n_panels)
+    figure = new_figure(4.6 * cols, 3.5 * rows + (0.35 if title else 0.0))
+    grid = figure.subplots(rows, cols, squeeze=False, sharex=True)
+    axes: list[Axes] = [ax for row in grid for ax in row]
+    for ax in axes[n_panels:]:
+        figure.delaxes(ax)
+    axes = axes[:n_panels]
+
+    marker = "o" if len(epochs) <= _MARKERS_UP_TO else None
+    for i, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
+        colour = f"C{i % 10}"
+        first_bad: float | None = None
+        for column, linestyle, label in (
             (metric, "-", "training"),
             (f"val_{metric}", "--", "validation"),
         ):
             if column not in history.columns:
                 continue
             values = history[column].to_numpy(dtype=float)
-            finite = np.isfinite(values)
-            diverged |= not finite.all()
-            ax.plot(
-                epochs[finite],
-                values[finite],
-                style,
-                color="C0" if style == "-" else "C1",
-                marker=marker,
-                label=label,
-            )
-        if metric == "loss" and diverged:
-            ax.text(
-                0.5,
-                0.5,
-                "diverged: non-finite loss",
-                transform=ax.transAxes,
-                ha="center",
-                color="C3",
-                fontsize=11,
-                fontweight="bold",
-            )
-        ax.set_ylabel(_PANELS[metric])
-    if show_lr:
-        ax = axes[len(panels)]
-        ax.plot(epochs, lr, color="C2", marker=marker)
-        ax.set_yscale("log")
+            bad = _plot_finite(ax, epochs, values, linestyle, colour, marker, label)
+            if bad is not None:
+                first_bad = bad if first_bad is None else min(first_bad, bad)
+        ax.set_ylabel(_METRIC_LABELS.get(metric, metric.replace("_", " ")))
+        if metric == "loss":
+            _log_if_spans_decades(ax, history, metric)
+        if first_bad is not None:
+            _mark_diverged(ax, first_bad, epochs)
+
+    if lr is not None:
+        ax = axes[len(metrics)]
+        finite = np.isfinite(lr)
+        ax.plot(epochs[finite], lr[finite], "-", color="0.25", marker=marker, markersize=3.5)
         ax.set_ylabel("learning rate")
-    for ax in axes:
-        ax.set_xlabel("epoch")
-        ax.grid(True, alpha=0.3)
-        if best_epoch is not None:
-            ax.axvline(best_epoch, color="0.4", linestyle=":", label=f"best epoch {best_epoch}")
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=8)
-        if len(epochs) and max(epochs) <= 20:
-            ax.set_xticks(range(1, int(max(epochs)) + 1, max(1, math.ceil(max(epochs) / 10))))
+        if (lr[finite] > 0).all():
+            ax.set_yscale("log")
+
+    _finish_axes(figure, axes, cols, epochs, best_epoch)
     if title:
         figure.suptitle(title)
     return figure
+
+
+def _metric_names(history: pd.DataFrame) -> list[str]:
+    """The metric names with a train (`x`) or validation (`val_x`) numeric column, loss first."""
+    found: list[str] = []
+    for column in history.columns:
+        name = str(column)
+        base = name.removeprefix("val_")
+        if base in _NOT_METRICS or base in found or history[column].dtype.kind not in "biuf":
+            continue
+        found.append(base)
+    known = [m for m in _METRIC_LABELS if m in found]
+    return known + [m for m in found if m not in known]
+
+
+def _learning_rate(history: pd.DataFrame) -> np.ndarray | None:
+    """The learning-rate column if there is one and it takes more than one (finite) value."""
+    column = next((c for c in ("learning_rate", "lr") if c in history.columns), None)
+    if column is None:
+        return None
+    lr = history[column].to_numpy(dtype=float)
+    finite = lr[np.isfinite(lr)]
+    if finite.size < 2 or np.ptp(finite) <= 1e-12 * np.abs(finite).max():
+        return None
+    return lr
+
+
+def _grid(n: int) -> tuple[int, int]:
+    """Rows and columns for n panels: one row up to three, 2x2 for four, then rows of three."""
+    if n <= 3:
+        return 1, n
+    if n == 4:
+        return 2, 2
+    return -(-n // 3), 3
+
+
+def _plot_finite(
+    ax: Axes,
+    epochs: np.ndarray,
+    values: np.ndarray,
+    linestyle: str,
+    colour: str,
+    marker: str | None,
+    label: str,
+) -> float | None:
+    """Draw the finite values (gaps where they are not); return the first non-finite epoch."""
+    finite = np.isfinite(values)
+    shown = np.where(finite, values, np.nan)
+    ax.plot(
+        epochs,
+        shown,
+        linestyle,
+        color=colour,
+        marker=marker,
+        markersize=3.5,
+        linewidth=1.8,
+        label=label,
+    )
+    if marker is None:
+        # A finite point between two gaps draws no line segment: give it a marker.
+        before = np.concatenate([[False], finite[:-1]])
+        after = np.concatenate([finite[1:], [False]])
+        alone = finite & ~before & ~after
+        if alone.any():
+            ax.plot(epochs[alone], values[alone], "o", color=colour, markersize=3.5)
+    return None if finite.all() else float(epochs[~finite].min())
+
+
+def _log_if_spans_decades(ax: Axes, history: pd.DataFrame, metric: str) -> None:
+    """Use a log y axis when the positive finite values span more than two decades."""
+    values = np.concatenate(
+        [
+            history[c].to_numpy(dtype=float)
+            for c in (metric, f"val_{metric}")
+            if c in history.columns
+        ]
+    )
+    values = values[np.isfinite(values)]
+    if values.size and (values > 0).all() and values.max() > 100 * values.min():
+        ax.set_yscale("log")
+
+
+def _mark_diverged(ax: Axes, first_bad: float, epochs: np.ndarray) -> None:
+    """Shade the epochs from the first non-finite value on and say "diverged"."""
+    ax.axvspan(first_bad - 0.5, float(epochs.max()) + 0.5, color="C3", alpha=0.12, linewidth=0)
+    ax.text(
+        0.03,
+        0.96,
+        f"diverged: non-finite from epoch {first_bad:g}",
+        transform=ax.transAxes,
+        ha="left",
+        va="top",
+        color="C3",
+        fontsize=9,
+        fontweight="bold",
+        bbox={"facecolor": "white", "edgecolor": "C3", "alpha": 0.85, "boxstyle": "round"},
+    )
+
+
+def _finish_axes(
+    figure: Figure, axes: list[Axes], cols: int, epochs: np.ndarray, best_epoch: int | None
+) -> None:
+    """Best-epoch line, grid, legends, integer epoch ticks and x range shared by every panel."""
+    from matplotlib.ticker import MaxNLocator
+
+    lo, hi = float(epochs.min()), float(epochs.max())
+    if best_epoch is not None:
+        lo, hi = min(lo, best_epoch), max(hi, best_epoch)
+    pad = 0.5 if hi - lo < 10 else 0.02 * (hi - lo)
+    n = len(axes)
+    for i, ax in enumerate(axes):
+        if best_epoch is not None:
+            ax.axvline(
+                best_epoch,
+                color="0.2",
+                linestyle=":",
+                linewidth=1.5,
+                label=f"best epoch {best_epoch}",
+            )
+        ax.grid(True, which="major", alpha=0.35)
+        ax.grid(True, which="minor", alpha=0.12)
+        ax.set_xlim(lo - pad, hi + pad)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        # With shared x only the bottom panel of each column needs the label (and tick labels).
+        if i + cols >= n:
+            ax.set_xlabel("epoch")
+            ax.tick_params(labelbottom=True)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=8.5, framealpha=0.9)

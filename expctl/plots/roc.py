@@ -2,56 +2,110 @@
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from expctl.plots._figure import new_figure
+from expctl.plots.learning_curves import new_figure
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+#: After ten colours, cycle the line style so that overlaid curves stay distinguishable.
+_LINESTYLES = ("-", "--", "-.", ":")
 
 
-def _label(curve: dict[str, Any]) -> str:
-    auc = curve.get("auc")
-    return (
-        f"{curve['label']} (AUC = {auc:.3f})"
-        if auc is not None and np.isfinite(auc)
-        else curve["label"]
-    )
+def roc_figure(curves: list[dict[str, Any]], title: str | None = None) -> Figure:
+    """ROC curves: true-positive rate (signal efficiency) vs false-positive rate (mistag rate).
 
-
-def roc_figure(curves: list[dict[str, Any]], title: str | None = None) -> Any:
-    """True-positive rate vs false-positive rate for each curve ({fpr, tpr, label, auc}), with chance."""
-    figure, (ax,) = new_figure(5.0, 5.0)
-    for curve in curves:
-        ax.plot(curve["fpr"], curve["tpr"], label=_label(curve), linewidth=1.8)
-    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="chance (AUC = 0.5)")
+    Each curve is `{"fpr": array, "tpr": array, "label": str, "auc": float}`, drawn in order
+    (several curves overlay) with the legend entry "label (AUC = 0.912)"; an `auc` that is
+    missing or None is computed from the curve by the trapezoid rule. The chance diagonal is
+    drawn, the axes are square with limits [0, 1]. Non-finite points are skipped.
+    """
+    figure = new_figure(5.4, 5.4 + (0.3 if title else 0.0))
+    ax = figure.subplots()
+    ax.plot([0, 1], [0, 1], color="0.55", linestyle="--", linewidth=1, label="chance (AUC = 0.5)")
+    for i, curve in enumerate(curves):
+        fpr, tpr = _points(curve)
+        ax.plot(fpr, tpr, label=_label(curve, fpr, tpr), linewidth=1.8, **_style(i))
     ax.set_xlim(0, 1)
-    ax.set_ylim(0, 1.0)
+    ax.set_ylim(0, 1)
     ax.set_aspect("equal")
     ax.set_xlabel("false-positive rate (background efficiency, mistag rate)")
     ax.set_ylabel("true-positive rate (signal efficiency)")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower right", fontsize=9)
-    if title:
-        ax.set_title(title)
+    _legend_on_top(ax, "lower right")
+    _finish(ax, title)
     return figure
 
 
-def rejection_figure(curves: list[dict[str, Any]], title: str | None = None) -> Any:
-    """Background rejection 1/ε_B (log scale) vs signal efficiency ε_S, as HEP papers draw it."""
-    figure, (ax,) = new_figure(5.6, 4.4)
-    for curve in curves:
-        fpr = np.asarray(curve["fpr"], dtype=float)
-        tpr = np.asarray(curve["tpr"], dtype=float)
+def rejection_figure(curves: list[dict[str, Any]], title: str | None = None) -> Figure:
+    """Background rejection 1/ε_B (log axis) vs signal efficiency ε_S, as HEP papers draw it.
+
+    Same curves as `roc_figure` (x = tpr, y = 1/fpr). Points with fpr == 0 (infinite rejection,
+    i.e. not a single background event passes) are skipped, so the curve ends where the
+    background sample runs out. The line 1/ε_S of a random classifier is drawn for reference.
+    """
+    figure = new_figure(6.0, 4.6 + (0.3 if title else 0.0))
+    ax = figure.subplots()
+    for i, curve in enumerate(curves):
+        fpr, tpr = _points(curve)
         keep = fpr > 0
-        ax.plot(tpr[keep], 1.0 / fpr[keep], label=_label(curve), linewidth=1.8)
-    grid = np.linspace(0.01, 1, 200)
-    ax.plot(grid, 1 / grid, color="0.6", linestyle="--", linewidth=1, label="random")
+        ax.plot(
+            tpr[keep], 1.0 / fpr[keep], label=_label(curve, fpr, tpr), linewidth=1.8, **_style(i)
+        )
+    eff = np.linspace(0.005, 1, 400)
+    ax.plot(eff, 1 / eff, color="0.55", linestyle="--", linewidth=1, label=r"random (1/$\varepsilon_S$)")
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
-    ax.set_xlabel(r"signal efficiency $\varepsilon_S$")
+    ax.set_ylim(bottom=1)
+    ax.set_xlabel(r"signal efficiency $\varepsilon_S$ (true-positive rate)")
     ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(loc="upper right", fontsize=9)
+    _legend_on_top(ax, "upper right")
+    _finish(ax, title)
+    return figure
+
+
+def _points(curve: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
+    """The curve's finite (fpr, tpr) points as float arrays; ValueError if the lengths differ."""
+    fpr = np.asarray(curve["fpr"], dtype=float).ravel()
+    tpr = np.asarray(curve["tpr"], dtype=float).ravel()
+    if fpr.shape != tpr.shape:
+        raise ValueError(
+            f"ROC curve {curve.get('label')!r}: fpr has {fpr.size} points, tpr has {tpr.size}"
+        )
+    finite = np.isfinite(fpr) & np.isfinite(tpr)
+    return fpr[finite], tpr[finite]
+
+
+def _label(curve: dict[str, Any], fpr: np.ndarray, tpr: np.ndarray) -> str:
+    """ "label (AUC = 0.912)", with the AUC from the curve itself if none was given."""
+    auc = curve.get("auc")
+    if auc is None and fpr.size >= 2:
+        order = np.argsort(fpr, kind="stable")
+        auc = float(np.trapezoid(tpr[order], fpr[order]))
+    label = str(curve.get("label", ""))
+    if auc is None or not math.isfinite(float(auc)):
+        return label
+    return f"{label} (AUC = {float(auc):.3f})" if label else f"AUC = {float(auc):.3f}"
+
+
+def _style(i: int) -> dict[str, Any]:
+    return {"color": f"C{i % 10}", "linestyle": _LINESTYLES[(i // 10) % len(_LINESTYLES)]}
+
+
+def _legend_on_top(ax: Axes, loc: str) -> None:
+    """Legend with the reference line last, so the curves come first."""
+    handles, labels = ax.get_legend_handles_labels()
+    if handles and labels[0].startswith(("chance", "random")):
+        handles, labels = handles[1:] + handles[:1], labels[1:] + labels[:1]
+    ax.legend(handles, labels, loc=loc, fontsize=9, framealpha=0.9)
+
+
+def _finish(ax: Axes, title: str | None) -> None:
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", alpha=0.12)
     if title:
         ax.set_title(title)
-    return figure
