@@ -128,9 +128,9 @@ def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
 
 
 def _configure_keras(seed: int) -> None:
-    # TensorFlow's start-up chatter (CPU features, missing CUDA) buries the progress lines; a user
-    # who wants to see it sets TF_CPP_MIN_LOG_LEVEL themselves.
-    quiet = "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    # TensorFlow's start-up chatter (CPU features, missing CUDA) buries the progress lines; it is
+    # shown only to a user who asks for every TensorFlow log with TF_CPP_MIN_LOG_LEVEL=0.
+    quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") != "0"
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     with _native_stderr_silenced(quiet):
         import keras
