@@ -1,4 +1,4 @@
-"""Plots: figures from arrays, robust to diverged histories, no matplotlib on import."""
+"""Figures: shape of the figures (panels, labels), PNG output, awkward histories, lazy import."""
 
 from __future__ import annotations
 
@@ -8,80 +8,201 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from expctl.plots import learning_curves, rejection_figure, roc_figure
 
 
-def _history(epochs: int = 10) -> pd.DataFrame:
-    e = np.arange(1, epochs + 1)
+def history(n: int = 30, lr_schedule: bool = True) -> pd.DataFrame:
+    """A binary-classification history: val loss flattens, the learning rate steps down."""
+    epoch = np.arange(1, n + 1)
+    decay = np.exp(-epoch / 5)
     return pd.DataFrame(
         {
-            "epoch": e,
-            "loss": 1 / e,
-            "val_loss": 1 / e + 0.05,
-            "accuracy": 1 - 0.5 / e,
-            "val_accuracy": 1 - 0.6 / e,
-            "learning_rate": 0.1 * 0.9**e,
+            "epoch": epoch,
+            "loss": 0.3 + 0.4 * decay,
+            "accuracy": 0.87 - 0.2 * decay,
+            "auc": 0.94 - 0.15 * decay,
+            "val_loss": 0.35 + 0.3 * decay + 0.002 * np.clip(epoch - 15, 0, None),
+            "val_accuracy": 0.85 - 0.18 * decay,
+            "val_auc": 0.92 - 0.14 * decay,
+            "learning_rate": np.where(epoch < 15, 1e-3, 1e-4) if lr_schedule else 1e-3,
+            "epoch_time_s": 1.5,
         }
     )
 
 
-def _labels(figure) -> list[tuple[str, str]]:
-    return [(ax.get_xlabel(), ax.get_ylabel()) for ax in figure.axes]
+def gaussian_roc(separation: float, n: int = 2000, seed: int = 0) -> dict:
+    rng = np.random.default_rng(seed)
+    scores = np.concatenate([rng.normal(separation, 1, n), rng.normal(0, 1, n)])
+    is_signal = np.concatenate([np.ones(n), np.zeros(n)])[np.argsort(-scores)]
+    tpr = np.concatenate([[0], np.cumsum(is_signal) / n])
+    fpr = np.concatenate([[0], np.cumsum(1 - is_signal) / n])
+    auc = float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2))
+    return {"fpr": fpr, "tpr": tpr, "label": f"d = {separation}", "auc": auc}
 
 
-def test_learning_curves_panels_and_best_epoch(tmp_path: Path) -> None:
-    figure = learning_curves(_history(), best_epoch=4, title="t")
-    assert _labels(figure) == [("epoch", "loss"), ("epoch", "accuracy"), ("epoch", "learning rate")]
-    assert figure.axes[2].get_yscale() == "log"
-    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
-    assert legend == ["training", "validation", "best epoch 4"]
-    figure.savefig(tmp_path / "lc.png")
-    assert (tmp_path / "lc.png").stat().st_size > 10_000
+def ylabels(figure) -> list[str]:
+    return [ax.get_ylabel() for ax in figure.axes]
 
 
-def test_learning_curves_constant_lr_single_epoch_and_no_validation() -> None:
-    history = _history(1).drop(columns=["val_loss", "val_accuracy"])
-    history["learning_rate"] = 0.01
-    figure = learning_curves(history)
-    assert len(figure.axes) == 2  # no learning-rate panel when it never changes
-    assert figure.axes[0].lines[0].get_marker() == "o"
+def legend_texts(ax) -> list[str]:
+    legend = ax.get_legend()
+    return [t.get_text() for t in legend.get_texts()] if legend else []
 
 
-def test_learning_curves_of_a_diverged_run() -> None:
-    history = _history(3)
-    history.loc[2, ["loss", "val_loss"]] = [np.nan, np.inf]
-    figure = learning_curves(history)
-    assert len(figure.axes[0].lines[0].get_xdata()) == 2
-    assert any("diverged" in t.get_text() for t in figure.axes[0].texts)
+def all_texts(ax) -> str:
+    return " ".join(t.get_text() for t in ax.texts)
 
 
-def test_roc_and_rejection_figures(tmp_path: Path) -> None:
-    fpr = np.array([0.0, 0.0, 0.1, 0.5, 1.0])
-    tpr = np.array([0.0, 0.3, 0.6, 0.9, 1.0])
-    curves = [
-        {"fpr": fpr, "tpr": tpr, "label": "a", "auc": 0.8125},
-        {"fpr": fpr, "tpr": tpr, "label": "b", "auc": float("nan")},
-    ]
-    roc = roc_figure(curves, title="ROC")
-    (ax,) = roc.axes
-    assert "signal efficiency" in ax.get_ylabel() and "background efficiency" in ax.get_xlabel()
-    assert [t.get_text() for t in ax.get_legend().get_texts()][:2] == ["a (AUC = 0.812)", "b"]
-    rejection = rejection_figure(curves)
-    (ax,) = rejection.axes
+def save(figure, path: Path) -> Path:
+    figure.savefig(path)
+    assert path.stat().st_size > 1000
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    return path
+
+
+# ----------------------------------------------------------------------------- learning curves
+
+
+def test_learning_curves_panels_labels_and_png(tmp_path):
+    figure = learning_curves(history(), best_epoch=15, title="tiny")
+    assert ylabels(figure) == ["loss", "accuracy", "ROC AUC (Keras, binned)", "learning rate"]
+    assert figure.axes[-1].get_yscale() == "log"
+    assert figure.get_suptitle() == "tiny"
+    assert figure.dpi == 120
+    for ax in figure.axes:
+        assert "best epoch 15" in legend_texts(ax)
+        assert any(line.get_linestyle() == ":" for line in ax.get_lines())
+    loss_ax = figure.axes[0]
+    assert {"training", "validation"} <= set(legend_texts(loss_ax))
+    train, val = loss_ax.get_lines()[:2]
+    assert (train.get_linestyle(), val.get_linestyle()) == ("-", "--")
+    assert train.get_color() == val.get_color()
+    # Bottom panels carry the epoch label.
+    assert {ax.get_xlabel() for ax in figure.axes[2:]} == {"epoch"}
+    assert "diverged" not in " ".join(all_texts(ax) for ax in figure.axes)
+    save(figure, tmp_path / "lc.png")
+
+
+def test_learning_curves_constant_learning_rate_has_no_lr_panel():
+    figure = learning_curves(history(lr_schedule=False))
+    assert ylabels(figure) == ["loss", "accuracy", "ROC AUC (Keras, binned)"]
+
+
+def test_learning_curves_regression_metrics():
+    h = history(lr_schedule=False)[["epoch", "loss", "val_loss"]].assign(mae=0.5, val_mae=0.6)
+    assert ylabels(learning_curves(h)) == ["loss", "mean absolute error"]
+
+
+def test_learning_curves_without_validation_columns(tmp_path):
+    h = history()[["epoch", "loss", "accuracy"]]
+    figure = learning_curves(h)
+    assert ylabels(figure) == ["loss", "accuracy"]
+    assert legend_texts(figure.axes[0]) == ["training"]
+    save(figure, tmp_path / "noval.png")
+
+
+def test_learning_curves_diverged_run(tmp_path):
+    h = history(12)
+    h.loc[h["epoch"] >= 9, ["loss", "val_loss"]] = np.nan
+    h.loc[h["epoch"] == 10, "loss"] = np.inf
+    figure = learning_curves(h, best_epoch=6)
+    loss_ax = figure.axes[0]
+    assert "diverged" in all_texts(loss_ax)
+    assert "epoch 9" in all_texts(loss_ax)
+    # The finite part is drawn; the non-finite points are gaps.
+    ydata = np.asarray(loss_ax.get_lines()[0].get_ydata(), dtype=float)
+    assert np.isfinite(ydata).sum() == 8
+    assert "diverged" not in all_texts(figure.axes[1])  # accuracy stayed finite
+    save(figure, tmp_path / "diverged.png")
+
+
+def test_learning_curves_all_nan_loss_still_draws(tmp_path):
+    h = history(3)
+    h[["loss", "val_loss"]] = np.nan
+    figure = learning_curves(h)
+    assert "diverged" in all_texts(figure.axes[0])
+    save(figure, tmp_path / "nan.png")
+
+
+def test_learning_curves_single_epoch(tmp_path):
+    figure = learning_curves(history(1), best_epoch=1)
+    assert ylabels(figure) == ["loss", "accuracy", "ROC AUC (Keras, binned)"]
+    line = figure.axes[0].get_lines()[0]
+    assert line.get_marker() == "o"
+    save(figure, tmp_path / "one.png")
+    assert [t for t in figure.axes[0].get_xticks() if 0.5 <= t <= 1.5] == [1]
+
+
+def test_learning_curves_from_history_csv(tmp_path):
+    path = tmp_path / "history.csv"
+    history(5).to_csv(path, index=False)
+    save(learning_curves(pd.read_csv(path), best_epoch=3), tmp_path / "csv.png")
+
+
+def test_learning_curves_rejects_empty_history():
+    with pytest.raises(ValueError, match="no rows"):
+        learning_curves(history().iloc[:0])
+
+
+# ---------------------------------------------------------------------------------------- ROC
+
+
+def test_roc_figure(tmp_path):
+    curves = [gaussian_roc(2.0), gaussian_roc(1.0, seed=1)]
+    figure = roc_figure(curves, title="test set")
+    (ax,) = figure.axes
+    assert "false-positive rate" in ax.get_xlabel()
+    assert "true-positive rate" in ax.get_ylabel()
+    assert ax.get_xlim() == (0, 1)
+    assert ax.get_ylim() == (0, 1)
+    assert ax.get_aspect() == 1.0
+    assert ax.get_title() == "test set"
+    labels = legend_texts(ax)
+    assert labels[0] == f"d = 2.0 (AUC = {curves[0]['auc']:.3f})"
+    assert labels[1].startswith("d = 1.0 (AUC = 0.7")
+    assert labels[2].startswith("chance")
+    save(figure, tmp_path / "roc.png")
+
+
+def test_roc_figure_computes_missing_auc():
+    curve = {"fpr": [0, 0, 1], "tpr": [0, 1, 1], "label": "perfect"}
+    (ax,) = roc_figure([curve]).axes
+    assert legend_texts(ax)[0] == "perfect (AUC = 1.000)"
+
+
+def test_roc_figure_rejects_mismatched_arrays():
+    with pytest.raises(ValueError, match="fpr has 3 points, tpr has 2"):
+        roc_figure([{"fpr": [0, 0.5, 1], "tpr": [0, 1], "label": "bad", "auc": 0.5}])
+
+
+def test_rejection_figure(tmp_path):
+    curves = [gaussian_roc(2.0), gaussian_roc(1.0, seed=1)]
+    figure = rejection_figure(curves)
+    (ax,) = figure.axes
     assert ax.get_yscale() == "log"
-    np.testing.assert_allclose(
-        ax.lines[0].get_ydata(), 1 / fpr[fpr > 0]
-    )  # points with fpr 0 are skipped
-    roc.savefig(tmp_path / "roc.png")
-    rejection.savefig(tmp_path / "rej.png")
+    assert "signal efficiency" in ax.get_xlabel()
+    assert "rejection" in ax.get_ylabel()
+    assert legend_texts(ax)[0].startswith("d = 2.0 (AUC = 0.9")
+    line = ax.get_lines()[0]
+    x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    fpr = curves[0]["fpr"]
+    assert len(x) == (fpr > 0).sum()  # fpr == 0 points skipped
+    assert np.isfinite(y).all() and y.min() >= 1
+    assert ax.get_ylim()[1] > y.max()  # headroom for the legend
+    save(figure, tmp_path / "rejection.png")
 
 
-def test_importing_plots_does_not_import_matplotlib() -> None:
-    code = "import sys, expctl.plots; print('matplotlib' in sys.modules)"
-    assert (
-        subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
-        ).stdout.strip()
-        == "False"
+# ------------------------------------------------------------------------------------- import
+
+
+def test_importing_plots_does_not_import_matplotlib():
+    code = (
+        "import sys, expctl.plots; "
+        "print([m for m in sys.modules if m == 'matplotlib' or m.startswith('matplotlib.')])"
     )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

@@ -1,4 +1,9 @@
-"""Figures from arrays (matplotlib, Agg). Importing this package does not import matplotlib."""
+"""Figures from arrays and DataFrames: learning curves and ROC curves.
+
+Each function returns a matplotlib Figure (made without pyplot, Agg, dpi 120) and saves nothing;
+the caller saves it with `figure.savefig(path)`. Importing this package does not import
+matplotlib: it is imported when a figure is first drawn.
+"""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -81,9 +81,11 @@ def learning_curves(
     axes = axes[:n_panels]
 
     marker = "o" if len(epochs) <= _MARKERS_UP_TO else None
+    size = 6.0 if len(epochs) == 1 else 3.5
     for i, (ax, metric) in enumerate(zip(axes, metrics, strict=False)):
         colour = f"C{i % 10}"
         first_bad: float | None = None
+        drawn = False
         for column, linestyle, label in (
             (metric, "-", "training"),
             (f"val_{metric}", "--", "validation"),
@@ -91,24 +93,30 @@ def learning_curves(
             if column not in history.columns:
                 continue
             values = history[column].to_numpy(dtype=float)
-            bad = _plot_finite(ax, epochs, values, linestyle, colour, marker, label)
-            if bad is not None:
+            finite = np.isfinite(values)
+            if not finite.all():
+                bad = float(epochs[~finite].min())
                 first_bad = bad if first_bad is None else min(first_bad, bad)
+            if finite.any():
+                _plot_gapped(ax, epochs, values, linestyle, colour, marker, size, label)
+                drawn = True
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric.replace("_", " ")))
-        if metric == "loss":
+        if not drawn:
+            ax.set_yticks([])  # nothing finite: a y scale would be meaningless
+        elif metric == "loss":
             _log_if_spans_decades(ax, history, metric)
         if first_bad is not None:
-            _mark_diverged(ax, first_bad, epochs)
+            _mark_diverged(ax, first_bad, epochs, drawn)
 
     if lr is not None:
         ax = axes[len(metrics)]
         finite = np.isfinite(lr)
-        ax.plot(epochs[finite], lr[finite], "-", color="0.25", marker=marker, markersize=3.5)
+        ax.plot(epochs[finite], lr[finite], "-", color="0.25", marker=marker, markersize=size)
         ax.set_ylabel("learning rate")
         if (lr[finite] > 0).all():
             ax.set_yscale("log")
 
-    _finish_axes(figure, axes, cols, epochs, best_epoch)
+    _finish_axes(axes, cols, epochs, best_epoch)
     if title:
         figure.suptitle(title)
     return figure
@@ -148,25 +156,25 @@ def _grid(n: int) -> tuple[int, int]:
     return -(-n // 3), 3
 
 
-def _plot_finite(
+def _plot_gapped(
     ax: Axes,
     epochs: np.ndarray,
     values: np.ndarray,
     linestyle: str,
     colour: str,
     marker: str | None,
+    size: float,
     label: str,
-) -> float | None:
-    """Draw the finite values (gaps where they are not); return the first non-finite epoch."""
+) -> None:
+    """Draw the finite values as a line with gaps where the values are NaN or infinite."""
     finite = np.isfinite(values)
-    shown = np.where(finite, values, np.nan)
     ax.plot(
         epochs,
-        shown,
+        np.where(finite, values, np.nan),
         linestyle,
         color=colour,
         marker=marker,
-        markersize=3.5,
+        markersize=size,
         linewidth=1.8,
         label=label,
     )
@@ -176,8 +184,7 @@ def _plot_finite(
         after = np.concatenate([finite[1:], [False]])
         alone = finite & ~before & ~after
         if alone.any():
-            ax.plot(epochs[alone], values[alone], "o", color=colour, markersize=3.5)
-    return None if finite.all() else float(epochs[~finite].min())
+            ax.plot(epochs[alone], values[alone], "o", color=colour, markersize=size)
 
 
 def _log_if_spans_decades(ax: Axes, history: pd.DataFrame, metric: str) -> None:
@@ -194,16 +201,20 @@ def _log_if_spans_decades(ax: Axes, history: pd.DataFrame, metric: str) -> None:
         ax.set_yscale("log")
 
 
-def _mark_diverged(ax: Axes, first_bad: float, epochs: np.ndarray) -> None:
-    """Shade the epochs from the first non-finite value on and say "diverged"."""
+def _mark_diverged(ax: Axes, first_bad: float, epochs: np.ndarray, drawn: bool) -> None:
+    """Shade the epochs from the first non-finite value on and say "diverged".
+
+    The note goes in the top left corner above a drawn curve, in the middle of an empty panel.
+    """
     ax.axvspan(first_bad - 0.5, float(epochs.max()) + 0.5, color="C3", alpha=0.12, linewidth=0)
+    text = f"diverged: non-finite from epoch {first_bad:g}"
     ax.text(
-        0.03,
-        0.96,
-        f"diverged: non-finite from epoch {first_bad:g}",
+        0.03 if drawn else 0.5,
+        0.96 if drawn else 0.5,
+        text if drawn else text + "\n(no finite value to draw)",
         transform=ax.transAxes,
-        ha="left",
-        va="top",
+        ha="left" if drawn else "center",
+        va="top" if drawn else "center",
         color="C3",
         fontsize=9,
         fontweight="bold",
@@ -211,9 +222,7 @@ def _mark_diverged(ax: Axes, first_bad: float, epochs: np.ndarray) -> None:
     )
 
 
-def _finish_axes(
-    figure: Figure, axes: list[Axes], cols: int, epochs: np.ndarray, best_epoch: int | None
-) -> None:
+def _finish_axes(axes: list[Axes], cols: int, epochs: np.ndarray, best_epoch: int | None) -> None:
     """Best-epoch line, grid, legends, integer epoch ticks and x range shared by every panel."""
     from matplotlib.ticker import MaxNLocator
 
@@ -234,7 +243,7 @@ def _finish_axes(
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
         ax.set_xlim(lo - pad, hi + pad)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         # With shared x only the bottom panel of each column needs the label (and tick labels).
         if i + cols >= n:
             ax.set_xlabel("epoch")

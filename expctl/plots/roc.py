@@ -50,17 +50,23 @@ def rejection_figure(curves: list[dict[str, Any]], title: str | None = None) -> 
     """
     figure = new_figure(6.0, 4.6 + (0.3 if title else 0.0))
     ax = figure.subplots()
+    highest = 10.0
     for i, curve in enumerate(curves):
         fpr, tpr = _points(curve)
         keep = fpr > 0
-        ax.plot(
-            tpr[keep], 1.0 / fpr[keep], label=_label(curve, fpr, tpr), linewidth=1.8, **_style(i)
-        )
+        rejection = 1.0 / fpr[keep]
+        ax.plot(tpr[keep], rejection, label=_label(curve, fpr, tpr), linewidth=1.8, **_style(i))
+        if rejection.size:
+            highest = max(highest, float(rejection.max()))
     eff = np.linspace(0.005, 1, 400)
-    ax.plot(eff, 1 / eff, color="0.55", linestyle="--", linewidth=1, label=r"random (1/$\varepsilon_S$)")
+    ax.plot(
+        eff, 1 / eff, color="0.55", linestyle="--", linewidth=1, label=r"random (1/$\varepsilon_S$)"
+    )
     ax.set_yscale("log")
     ax.set_xlim(0, 1)
-    ax.set_ylim(bottom=1)
+    # Headroom above the highest rejection, on the log scale, so the legend covers no curve.
+    headroom = min(0.6, 0.065 * (len(curves) + 1) + 0.05)
+    ax.set_ylim(1, 10 ** (math.log10(highest) / (1 - headroom)))
     ax.set_xlabel(r"signal efficiency $\varepsilon_S$ (true-positive rate)")
     ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
     _legend_on_top(ax, "upper right")
@@ -85,7 +91,8 @@ def _label(curve: dict[str, Any], fpr: np.ndarray, tpr: np.ndarray) -> str:
     auc = curve.get("auc")
     if auc is None and fpr.size >= 2:
         order = np.argsort(fpr, kind="stable")
-        auc = float(np.trapezoid(tpr[order], fpr[order]))
+        x, y = fpr[order], tpr[order]
+        auc = float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2))  # trapezoid rule
     label = str(curve.get("label", ""))
     if auc is None or not math.isfinite(float(auc)):
         return label
