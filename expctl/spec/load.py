@@ -169,7 +169,7 @@ def _get(data: Any, path: Path) -> Any:
 def _describe(
     err: dict[str, Any], data: dict[str, Any], doc: Document, origins: dict[Path, str]
 ) -> str:
-    path, model = _clean_path(err["loc"], data)
+    path, model = _clean_path(err["loc"])
     where = _where(path, doc, origins)
     key = dotted(path) or "(top level)"
     kind = err["type"]
@@ -223,7 +223,7 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def _clean_path(loc: tuple[Any, ...], data: dict[str, Any]) -> tuple[Path, type[BaseModel] | None]:
+def _clean_path(loc: tuple[Any, ...]) -> tuple[Path, type[BaseModel] | None]:
     """Drop pydantic's union tags from an error location; return it and the model holding its last key."""
     path: list[str | int] = []
     current: type[BaseModel] | None = Spec

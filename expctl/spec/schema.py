@@ -31,7 +31,6 @@ Bool = StrictBool
 #: Run names end up in directory names: no separators, no dots at the start, bounded length.
 RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
-TASKS = ("binary", "multiclass", "regression")
 Task = Literal["auto", "binary", "multiclass", "regression"]
 
 ACTIVATIONS = (
@@ -378,15 +377,6 @@ class Spec(Section):
                 "give the validation split a fraction, or monitor a training metric"
             )
         return self
-
-    def static_task(self) -> str | None:
-        """The task when it is known without reading data (declared, or a built-in source)."""
-        if self.data.task != "auto":
-            return self.data.task
-        builtin = {"digits": "multiclass"}
-        if self.data.source == "jets":
-            return "binary" if self.data.target == "label" else "regression"
-        return builtin.get(self.data.source)
 
 
 #: Per-epoch logs each task produces; early stopping may only monitor these.
