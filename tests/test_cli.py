@@ -286,3 +286,17 @@ def test_a_diverging_run_is_marked_diverged(write_spec, tmp_path: Path) -> None:
     history = pd.read_csv(run / "history.csv")
     assert len(history) < 5  # stopped at the first non-finite epoch
     assert not np.isfinite(history["loss"].iloc[-1])
+
+
+def test_repeat_runs_consecutive_seeds(write_spec, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = invoke(
+        "run", str(write_spec()), "--output-dir", str(out), "--repeat", "3", "--seed", "10", "-q"
+    )
+    assert result.exit_code == 0, result.output
+    runs = sorted(p for p in out.iterdir() if p.is_dir())
+    seeds = sorted(yaml.safe_load((r / "spec.yaml").read_text())["seed"] for r in runs)
+    assert seeds == [10, 11, 12]
+    aucs = [json.loads((r / "metrics.json").read_text())["auc"] for r in runs]
+    assert f"auc {np.mean(aucs):.4f} ± {np.std(aucs, ddof=1):.4f}" in result.output
+    assert "3 runs (seeds 10..12)" in result.output

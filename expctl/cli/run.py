@@ -1,8 +1,10 @@
-"""`expctl run SPEC`: train and evaluate one spec, writing a run directory."""
+"""`expctl run SPEC`: train and evaluate one spec (or N seeds of it), writing run directories."""
 
 from __future__ import annotations
 
 import json
+import math
+import statistics
 from pathlib import Path
 
 import click
@@ -18,6 +20,13 @@ from expctl.cli.options import output_dir_option, set_option
     "--seed", type=click.IntRange(0, 2**32 - 1), help="Random seed (overrides the spec's seed:)."
 )
 @set_option
+@click.option(
+    "--repeat",
+    type=click.IntRange(1, 1000),
+    default=1,
+    show_default=True,
+    help="Run N times with seeds seed, seed+1, ... (one run directory each).",
+)
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
 def run(
     spec_path: str,
@@ -25,13 +34,15 @@ def run(
     name: str | None,
     seed: int | None,
     overrides: tuple[str, ...],
+    repeat: int,
     quiet: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
 
     Prints a line per epoch, then the run directory and the test metrics. Exit code 0 on
-    success, 2 for bad input (nothing is written), 1 when the run fails or diverges.
+    success, 2 for bad input (nothing is written), 1 when a run fails or diverges.
     """
+    from expctl.errors import RunFailedError
     from expctl.runner import run as run_spec
     from expctl.runner import summary_lines
     from expctl.spec import load_spec
@@ -39,10 +50,42 @@ def run(
     extra = list(overrides)
     if name is not None:
         extra.append(f"name={json.dumps(name)}")
-    if seed is not None:
-        extra.append(f"seed={seed}")
-    loaded = load_spec(spec_path, extra)
+    loaded = load_spec(spec_path, [*extra, f"seed={seed}"] if seed is not None else extra)
     echo = (lambda _: None) if quiet else click.echo
-    outcome = run_spec(loaded, Path(output_dir), echo=echo)
-    for line in summary_lines(outcome):
-        click.echo(line)
+    first_seed = loaded.spec.seed
+    outcomes = []
+    failures = []
+    for i in range(repeat):
+        if i:
+            # every seed is validated like the first (a seed past 2**32 - 1 is refused)
+            loaded = load_spec(spec_path, [*extra, f"seed={first_seed + i}"])
+        try:
+            outcome = run_spec(loaded, Path(output_dir), echo=echo)
+        except RunFailedError as exc:
+            if repeat == 1:
+                raise
+            failures.append(exc.message)
+            click.echo(f"error: {exc.message}", err=True)
+            continue
+        outcomes.append(outcome)
+        for line in summary_lines(outcome):
+            click.echo(line)
+    if repeat > 1:
+        _print_spread(outcomes, first_seed, repeat)
+    if failures:
+        raise RunFailedError(f"{len(failures)} of {repeat} runs failed")
+
+
+def _print_spread(outcomes: list, first_seed: int, repeat: int) -> None:
+    """Mean ± standard deviation over the seeds of the main test metrics."""
+    if not outcomes:
+        return
+    keys = [k for k in ("auc", "accuracy", "rmse", "r2", "loss") if k in outcomes[0].metrics]
+    parts = []
+    for key in keys:
+        values = [o.metrics[key] for o in outcomes if isinstance(o.metrics.get(key), float)]
+        values = [v for v in values if math.isfinite(v)]
+        if len(values) >= 2:
+            parts.append(f"{key} {statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}")
+    seeds = f"seeds {first_seed}..{first_seed + repeat - 1}"
+    click.echo(f"{len(outcomes)} runs ({seeds}): " + "  ".join(parts))
