@@ -175,12 +175,24 @@ def _train_and_evaluate(
         **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold),
         **training,
     }
+    figures: dict[str, Any] = {}
+    if dataset.task == "binary":
+        train_scores = _predict(model, dataset.train.x, dataset.task)
+        extra, figures = binary_diagnostics(dataset, train_scores, scores, metrics, spec)
+        metrics.update(extra)
+    elif dataset.task == "multiclass":
+        from expctl.plots import confusion_figure
+
+        names = [str(c) for c in dataset.classes or ()]
+        figures["confusion.png"] = confusion_figure(
+            metrics["confusion_matrix"], names, title=f"{spec.name} (test)"
+        )
     atomic_write_json(run_dir.file("metrics.json"), metrics)
     _save_predictions(run_dir.file("predictions.npz"), dataset, scores)
     atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
     _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
-    if dataset.task == "binary":
-        _save_roc(run_dir, dataset.test.y, scores, metrics["auc"], spec.name)
+    for name, figure in figures.items():
+        _save_figure(run_dir.file(f"plots/{name}"), figure)
     run_dir.finish("completed", time.perf_counter() - started, training=training)
     return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
 
@@ -272,19 +284,58 @@ def _save_learning_curves(
     )
 
 
-def _save_roc(
-    run_dir: RunDir, y_true: np.ndarray, scores: np.ndarray, auc: float, name: str
-) -> None:
-    if not math.isfinite(auc if auc is not None else math.nan):
-        return
-    from expctl.evaluation import roc_curve
-    from expctl.plots import roc_figure
-
-    fpr, tpr, _ = roc_curve(y_true, scores)
-    figure = roc_figure(
-        [{"fpr": fpr, "tpr": tpr, "label": name, "auc": auc}], title=f"ROC: {name} (test)"
+def binary_diagnostics(
+    dataset: Dataset,
+    train_scores: np.ndarray,
+    scores: np.ndarray,
+    metrics: dict[str, Any],
+    spec: Any,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Extra binary metrics (AUC interval, rejections, overtraining KS test, confusion) and their plots."""
+    from expctl.evaluation import (
+        auc_interval,
+        binary_confusion,
+        overtraining_test,
+        rejection_at,
+        roc_curve,
     )
-    _save_figure(run_dir.file("plots/roc.png"), figure)
+    from expctl.plots import confusion_figure, overtraining_figure, rejection_figure, roc_figure
+
+    y = dataset.test.y
+    interval = auc_interval(y, scores, seed=spec.seed)
+    ks = overtraining_test(train_scores, dataset.train.y, scores, y)
+    counts = binary_confusion(y, scores, threshold=spec.evaluate.threshold)
+    matrix = [[int(counts["tn"]), int(counts["fp"])], [int(counts["fn"]), int(counts["tp"])]]
+    extra = {
+        "auc_ci68_low": interval["low"],
+        "auc_ci68_high": interval["high"],
+        "rejection_at_50": rejection_at(y, scores, 0.5),
+        "rejection_at_90": rejection_at(y, scores, 0.9),
+        **ks,
+        "confusion_matrix": matrix,
+    }
+    classes = tuple(dataset.classes or (0, 1))
+    names = ["background (0)", "signal (1)"] if classes == (0, 1) else [str(c) for c in classes]
+    figures: dict[str, Any] = {
+        "overtraining.png": overtraining_figure(
+            train_scores, dataset.train.y, scores, y, ks=ks, title=f"{spec.name}: training vs test"
+        ),
+        "confusion.png": confusion_figure(
+            matrix, names, title=f"{spec.name} (test, threshold {spec.evaluate.threshold:g})"
+        ),
+    }
+    if np.isfinite(metrics["auc"] if metrics["auc"] is not None else np.nan):
+        fpr, tpr, _ = roc_curve(y, scores)
+        curve = {
+            "fpr": fpr,
+            "tpr": tpr,
+            "label": spec.name,
+            "auc": metrics["auc"],
+            "auc_ci68": (interval["low"], interval["high"]),
+        }
+        figures["roc.png"] = roc_figure([curve], title=f"ROC: {spec.name} (test)")
+        figures["rejection.png"] = rejection_figure([curve], title=f"{spec.name} (test)")
+    return extra, figures
 
 
 # ---------------------------------------------------------------------------------- environment

@@ -43,3 +43,29 @@ def write_spec(tmp_path: Path):
         return path
 
     return write
+
+
+@pytest.fixture(scope="session")
+def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """One tiny binary (jets) run and one tiny multiclass (digits) run, trained once per session."""
+    from click.testing import CliRunner
+
+    from expctl.cli import cli
+
+    base = tmp_path_factory.mktemp("trained")
+    out = base / "outputs"
+    runs: dict[str, Path] = {}
+    specs = {
+        "binary": TINY,
+        "multiclass": deep_merge(
+            TINY, {"name": "digits", "data": {"source": "digits", "n_samples": None}}
+        ),
+    }
+    for kind, data in specs.items():
+        path = base / f"{kind}.yaml"
+        path.write_text(yaml.safe_dump(data, sort_keys=False))
+        before = set(out.iterdir()) if out.exists() else set()
+        result = CliRunner().invoke(cli, ["run", str(path), "--output-dir", str(out), "-q"])
+        assert result.exit_code == 0, result.output
+        (runs[kind],) = set(out.iterdir()) - before
+    return runs

@@ -131,6 +131,9 @@ def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
         "data.json",
         "plots/learning_curves.png",
         "plots/roc.png",
+        "plots/rejection.png",
+        "plots/overtraining.png",
+        "plots/confusion.png",
     }
     assert expected <= files
     assert not [f for f in files if ".tmp-" in f]
@@ -176,6 +179,14 @@ def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
         "best_epoch",
     ):
         assert key in metrics
+    assert metrics["auc_ci68_low"] < metrics["auc"] < metrics["auc_ci68_high"]
+    assert metrics["rejection_at_90"] < metrics["rejection_at_50"]
+    assert 0 <= metrics["ks_pvalue_signal"] <= 1 and 0 <= metrics["ks_pvalue_background"] <= 1
+    (tn, fp), (fn, tp) = metrics["confusion_matrix"]
+    assert tp == np.sum((y_score > 0.5) & (y_true == 1)) and fp == np.sum(
+        (y_score > 0.5) & (y_true == 0)
+    )
+    assert tn + fp + fn + tp == len(y_true)
     assert f"auc {metrics['auc']:.4f}" in auc_line
 
     env = json.loads((run / "environment.json").read_text())

@@ -20,6 +20,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("expctl.cli.run", "run"),
     "validate": ("expctl.cli.validate", "validate"),
     "list": ("expctl.cli.list_runs", "list_runs"),
+    "roc": ("expctl.cli.roc", "roc"),
+    "show": ("expctl.cli.show", "show"),
 }
 
 

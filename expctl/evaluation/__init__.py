@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+from expctl.evaluation.hep import (
+    auc_interval,
+    best_thresholds,
+    overtraining_test,
+    rejection_at,
+    working_points,
+)
 from expctl.evaluation.metrics import (
     UndefinedMetricWarning,
     binary_confusion,
@@ -15,11 +22,16 @@ from expctl.evaluation.metrics import (
 
 __all__ = [
     "UndefinedMetricWarning",
+    "auc_interval",
+    "best_thresholds",
     "binary_confusion",
     "binary_metrics",
     "log_loss",
     "multiclass_metrics",
+    "overtraining_test",
     "regression_metrics",
+    "rejection_at",
     "roc_auc",
     "roc_curve",
+    "working_points",
 ]

@@ -1,4 +1,4 @@
-"""Figures from arrays and DataFrames: learning curves and ROC curves.
+"""Figures from arrays and DataFrames: learning curves, ROC curves, overtraining, confusion.
 
 Each function returns a matplotlib Figure (made without pyplot, Agg, dpi 120) and saves nothing;
 the caller saves it with `figure.savefig(path)`. Importing this package does not import
@@ -7,7 +7,16 @@ matplotlib: it is imported when a figure is first drawn.
 
 from __future__ import annotations
 
+from expctl.plots.confusion import confusion_figure
 from expctl.plots.learning_curves import learning_curves
-from expctl.plots.roc import rejection_figure, roc_figure
+from expctl.plots.overtraining import overtraining_figure
+from expctl.plots.roc import rejection_figure, rejection_ratio_figure, roc_figure
 
-__all__ = ["learning_curves", "rejection_figure", "roc_figure"]
+__all__ = [
+    "confusion_figure",
+    "learning_curves",
+    "overtraining_figure",
+    "rejection_figure",
+    "rejection_ratio_figure",
+    "roc_figure",
+]

@@ -16,13 +16,17 @@ if TYPE_CHECKING:
 #: After ten colours, cycle the line style so that overlaid curves stay distinguishable.
 _LINESTYLES = ("-", "--", "-.", ":")
 
+_EFFICIENCY_LABEL = r"signal efficiency $\varepsilon_S$ (true-positive rate)"
+
 
 def roc_figure(curves: list[dict[str, Any]], title: str | None = None) -> Figure:
     """ROC curves: true-positive rate (signal efficiency) vs false-positive rate (mistag rate).
 
     Each curve is `{"fpr": array, "tpr": array, "label": str, "auc": float}`, drawn in order
     (several curves overlay) with the legend entry "label (AUC = 0.912)"; an `auc` that is
-    missing or None is computed from the curve by the trapezoid rule. The chance diagonal is
+    missing or None is computed from the curve by the trapezoid rule. An optional 68% interval
+    `"auc_ci68": (lo, hi)` shows as "label (AUC = 0.912 ± 0.004)" (half-width), or as
+    "label (AUC = 0.912 [0.905, 0.915])" when it is clearly asymmetric. The chance diagonal is
     drawn, the axes are square with limits [0, 1]. Non-finite points are skipped.
     """
     figure = new_figure(5.4, 5.4 + (0.3 if title else 0.0))
@@ -50,6 +54,62 @@ def rejection_figure(curves: list[dict[str, Any]], title: str | None = None) -> 
     """
     figure = new_figure(6.0, 4.6 + (0.3 if title else 0.0))
     ax = figure.subplots()
+    _draw_rejection(ax, curves)
+    ax.set_xlabel(_EFFICIENCY_LABEL)
+    _legend_on_top(ax, "upper right")
+    _finish(ax, title)
+    return figure
+
+
+def rejection_ratio_figure(
+    curves: list[dict[str, Any]], title: str | None = None, reference: int | str = 0
+) -> Figure:
+    """`rejection_figure` with a ratio panel: each curve's rejection over the reference curve's.
+
+    Top panel: background rejection 1/ε_B (log axis) vs signal efficiency ε_S, drawn exactly as
+    by `rejection_figure`. Bottom panel (shared x, a third of the height): for every other
+    curve, its rejection divided by that of the `reference` curve (an index into `curves` or a
+    curve label) at the same ε_S, both interpolated on a common grid of 1001 ε_S values the way
+    the top panel draws them (straight in log rejection between ROC points). The ratio is left
+    out where either curve is undefined (outside its ε_S range, or where no background passes).
+    The line at 1 is the reference itself. The y range shows the ratios for ε_S >= 0.1; the
+    noisy tail at smaller ε_S may leave the panel. Raises ValueError for no curves or an unknown
+    reference.
+    """
+    if not curves:
+        raise ValueError("rejection_ratio_figure: no curves to draw")
+    ref = _reference_index(curves, reference)
+    figure = new_figure(6.0, 6.6 + (0.3 if title else 0.0))
+    top, bottom = figure.subplots(
+        2, 1, sharex=True, gridspec_kw={"height_ratios": [2, 1], "hspace": 0.0}
+    )
+    _draw_rejection(top, curves)
+    top.tick_params(labelbottom=False)
+    _legend_on_top(top, "upper right")
+    _finish(top, title)
+
+    grid = np.linspace(0.0, 1.0, 1001)
+    log_rejections = [_log_rejection_at(grid, curve) for curve in curves]
+    bottom.axhline(1.0, linewidth=1.2, **_style(ref))
+    shown: list[np.ndarray] = []
+    for i, curve in enumerate(curves):
+        if i == ref:
+            continue
+        ratio = 10.0 ** (log_rejections[i] - log_rejections[ref])  # NaN where undefined
+        bottom.plot(grid, ratio, linewidth=1.8, label=str(curve.get("label", "")), **_style(i))
+        shown.append(ratio[(grid >= 0.1) & np.isfinite(ratio)])
+    bottom.set_ylim(*_ratio_limits(np.concatenate([np.ones(1), *shown])))
+    bottom.set_xlim(0, 1)
+    bottom.set_xlabel(_EFFICIENCY_LABEL)
+    name = str(curves[ref].get("label") or f"curve {ref}")
+    bottom.set_ylabel(f"ratio to {name}" if len(name) <= 16 else f"ratio to\n{name}")
+    bottom.grid(True, which="major", alpha=0.35)
+    figure.align_ylabels([top, bottom])
+    return figure
+
+
+def _draw_rejection(ax: Axes, curves: list[dict[str, Any]]) -> None:
+    """The rejection curves, the random-classifier line, log y axis with headroom for a legend."""
     highest = 10.0
     for i, curve in enumerate(curves):
         fpr, tpr = _points(curve)
@@ -67,11 +127,58 @@ def rejection_figure(curves: list[dict[str, Any]], title: str | None = None) -> 
     # Headroom above the highest rejection, on the log scale, so the legend covers no curve.
     headroom = min(0.6, 0.065 * (len(curves) + 1) + 0.05)
     ax.set_ylim(1, 10 ** (math.log10(highest) / (1 - headroom)))
-    ax.set_xlabel(r"signal efficiency $\varepsilon_S$ (true-positive rate)")
     ax.set_ylabel(r"background rejection $1/\varepsilon_B$")
-    _legend_on_top(ax, "upper right")
-    _finish(ax, title)
-    return figure
+
+
+def _reference_index(curves: list[dict[str, Any]], reference: int | str) -> int:
+    """The index of the reference curve, given as an index (negative counts from the end) or label."""
+    if isinstance(reference, str):
+        labels = [str(c.get("label", "")) for c in curves]
+        if reference not in labels:
+            raise ValueError(f"reference curve {reference!r} is not one of {labels}")
+        return labels.index(reference)
+    index = int(reference)
+    if not -len(curves) <= index < len(curves):
+        raise ValueError(f"reference index {reference} out of range for {len(curves)} curves")
+    return index % len(curves)
+
+
+def _log_rejection_at(grid: np.ndarray, curve: dict[str, Any]) -> np.ndarray:
+    """log10(1/fpr) of the curve at the signal efficiencies `grid`, NaN where undefined.
+
+    Interpolated as the rejection plot draws the curve: points with fpr == 0 are dropped; at an
+    efficiency shared by several points (a vertical drop) the highest rejection is taken, and
+    between two efficiencies the line runs from the lowest rejection of the lower efficiency to
+    the highest of the upper one, straight in log rejection. Outside [min, max] tpr: NaN.
+    """
+    fpr, tpr = _points(curve)
+    keep = fpr > 0
+    t, lr = tpr[keep], -np.log10(fpr[keep])
+    out = np.full(grid.shape, np.nan)
+    if t.size == 0:
+        return out
+    order = np.lexsort((-lr, t))
+    t, lr = t[order], lr[order]
+    starts = np.flatnonzero(np.r_[True, np.diff(t) > 0])
+    t_u, high, low = t[starts], lr[starts], np.minimum.reduceat(lr, starts)
+    j = np.searchsorted(t_u, grid, side="left")
+    inside = (grid >= t_u[0]) & (grid <= t_u[-1])
+    exact = inside & (t_u[np.minimum(j, t_u.size - 1)] == grid)
+    out[exact] = high[j[exact]]
+    between = inside & ~exact
+    jb = j[between]
+    x0, x1 = t_u[jb - 1], t_u[jb]
+    y0, y1 = low[jb - 1], high[jb]
+    out[between] = y0 + (grid[between] - x0) / (x1 - x0) * (y1 - y0)
+    return out
+
+
+def _ratio_limits(values: np.ndarray) -> tuple[float, float]:
+    """A y range around the ratios (which include 1), padded by 10%, at least 0.9-1.1."""
+    lo, hi = float(values.min()), float(values.max())
+    pad = max(0.1 * (hi - lo), 0.05)
+    lo, hi = min(lo - pad, 0.9), max(hi + pad, 1.1)
+    return max(lo, 0.0), hi
 
 
 def _points(curve: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
@@ -87,7 +194,12 @@ def _points(curve: dict[str, Any]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _label(curve: dict[str, Any], fpr: np.ndarray, tpr: np.ndarray) -> str:
-    """ "label (AUC = 0.912)", with the AUC from the curve itself if none was given."""
+    """ "label (AUC = 0.912)", with the AUC from the curve itself if none was given.
+
+    With an optional 68% interval `auc_ci68` = (lo, hi) around the AUC: "label (AUC = 0.912 ±
+    0.004)" with the half-width (hi - lo) / 2 if the interval is about symmetric, else
+    "label (AUC = 0.912 [0.905, 0.915])". The digits follow the interval (3 at least).
+    """
     auc = curve.get("auc")
     if auc is None and fpr.size >= 2:
         order = np.argsort(fpr, kind="stable")
@@ -96,7 +208,25 @@ def _label(curve: dict[str, Any], fpr: np.ndarray, tpr: np.ndarray) -> str:
     label = str(curve.get("label", ""))
     if auc is None or not math.isfinite(float(auc)):
         return label
-    return f"{label} (AUC = {float(auc):.3f})" if label else f"AUC = {float(auc):.3f}"
+    text = f"AUC = {_auc_text(float(auc), curve.get('auc_ci68'))}"
+    return f"{label} ({text})" if label else text
+
+
+def _auc_text(auc: float, interval: Any) -> str:
+    """ "0.912", "0.912 ± 0.004" or "0.912 [0.905, 0.915]" (see `_label`)."""
+    try:
+        lo, hi = (float(v) for v in interval)
+    except (TypeError, ValueError):
+        return f"{auc:.3f}"
+    if not (math.isfinite(lo) and math.isfinite(hi)) or hi < lo:
+        return f"{auc:.3f}"
+    half = (hi - lo) / 2
+    # Enough decimals that the half-width shows one significant digit (3 to 5 decimals).
+    digits = 3 if half <= 0 else min(5, max(3, -math.floor(math.log10(half))))
+    below, above = auc - lo, hi - auc
+    if below >= 0 and above >= 0 and abs(above - below) <= 0.25 * max(half, 1e-12):
+        return f"{auc:.{digits}f} ± {half:.{digits}f}"
+    return f"{auc:.{digits}f} [{lo:.{digits}f}, {hi:.{digits}f}]"
 
 
 def _style(i: int) -> dict[str, Any]:
