@@ -19,6 +19,7 @@ from expctl.errors import ExpctlError
 COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("expctl.cli.run", "run"),
     "validate": ("expctl.cli.validate", "validate"),
+    "compare": ("expctl.cli.compare", "compare"),
     "list": ("expctl.cli.list_runs", "list_runs"),
     "roc": ("expctl.cli.roc", "roc"),
     "show": ("expctl.cli.show", "show"),

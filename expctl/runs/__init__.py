@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expctl.runs.listing import RunRecord, is_run_dir, list_runs, read_run
+from expctl.runs.resolve import resolve_run, resolve_runs
 from expctl.runs.store import (
     FINAL_STATUSES,
     STATUSES,
@@ -28,5 +29,7 @@ __all__ = [
     "list_runs",
     "read_json",
     "read_run",
+    "resolve_run",
+    "resolve_runs",
     "to_json",
 ]

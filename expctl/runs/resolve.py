@@ -71,17 +71,18 @@ def _run_dir_at(path: Path, ref: str) -> Path:
     raise RunNotFoundError(f"{ref}: not a run directory ({RUN_DIR_HINT})")
 
 
-def _lookup_id(ref: str, output_dir: Path) -> Path | None:
+def _lookup_id(ref: str, output_dir: Path, any_dir: bool = False) -> Path | None:
     """The run of `output_dir` whose id is `ref` or starts with it; None if no entry matches.
 
-    An exact name wins over prefixes. RunNotFoundError if the prefix is ambiguous, or if the entry
-    found is a symbolic link leading outside `output_dir` or is not a run directory.
+    An exact name wins over prefixes (and, with `any_dir`, may be any directory: a folder of runs
+    or a partial run). RunNotFoundError if the prefix is ambiguous, or if the entry found is a
+    symbolic link leading outside `output_dir` or is not a run directory.
     """
     if ref.startswith(".") or not output_dir.is_dir():
         return None  # hidden entries are never runs; "." is the current folder
     exact = output_dir / ref
     if exact.is_symlink() or exact.is_dir():
-        return _checked_entry(exact, ref, output_dir)
+        return _checked_entry(exact, ref, output_dir, any_dir)
     candidates = []
     for entry in output_dir.iterdir():
         name = entry.name
@@ -103,13 +104,14 @@ def _lookup_id(ref: str, output_dir: Path) -> Path | None:
     return _checked_entry(candidates[0], ref, output_dir)
 
 
-def _checked_entry(entry: Path, ref: str, output_dir: Path) -> Path:
+def _checked_entry(entry: Path, ref: str, output_dir: Path, any_dir: bool = False) -> Path:
+    """`entry` made absolute, unless it leads outside `output_dir` or is not a run directory."""
     if entry.is_symlink() and not _inside(entry, output_dir):
         raise RunNotFoundError(
             f"{entry}: is a symbolic link leading outside {output_dir}; refusing to follow it "
             "for a run id (give its path instead)"
         )
-    if not is_run_dir(entry):
+    if not is_run_dir(entry) and not (any_dir and entry.is_dir()):
         raise RunNotFoundError(f"{entry} (run id {ref!r}): not a run directory ({RUN_DIR_HINT})")
     return _absolute(entry)
 
@@ -193,7 +195,7 @@ def resolve_runs(refs: Iterable[str], output_dir: Path, warn: Warn | None = None
         if _has_separator(ref):
             path = Path(ref)
         else:
-            by_id = _lookup_id(ref, output_dir)
+            by_id = _lookup_id(ref, output_dir, any_dir=True)
             path = by_id if by_id is not None else Path(ref)
         if is_run_dir(path) or (path.is_dir() and _looks_like_run(path)):
             found.append(path)
