@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from expctl.runs.store import read_json, to_json
+from expctl.spec.yamlio import use_core_schema
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -38,45 +39,10 @@ Warn = Callable[[str], None]
 _BaseLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+@use_core_schema
 class SpecLoader(_BaseLoader):  # type: ignore[misc, valid-type]
-    """Safe YAML loader with YAML 1.2 core-schema numbers and booleans, as expctl specs are read.
+    """Safe YAML loader (C-accelerated where available) reading numbers and booleans as specs do."""
 
-    `1e-3` is a number and `no`/`off` stay strings, as in `expctl.spec.yamlio`.
-    """
-
-
-SpecLoader.yaml_implicit_resolvers = {
-    first: [
-        (tag, rx)
-        for tag, rx in resolvers
-        if tag not in ("tag:yaml.org,2002:bool", "tag:yaml.org,2002:int", "tag:yaml.org,2002:float")
-    ]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
-)
-SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+)$"),
-    list("-+0123456789"),
-)
-SpecLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(
-        r"^(?:[-+]?(?:\.[0-9]+|(?:0|[1-9][0-9]*)(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?"
-        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN))$"
-    ),
-    list("-+0123456789."),
-)
-
-
-def _construct_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
-    text = str(loader.construct_scalar(node))
-    return int(text, 0) if text.startswith(("0o", "0x")) else int(text, 10)
-
-
-SpecLoader.add_constructor("tag:yaml.org,2002:int", _construct_int)
 
 #: A spec.yaml larger than this is not a resolved spec; it is not parsed.
 MAX_SPEC_BYTES = 1_000_000
