@@ -114,3 +114,19 @@ def test_views_never_import_tensorflow(trained_runs, command: str) -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert done.stdout.strip() == ""
+
+
+def test_roc_uses_event_weights(tmp_path: Path) -> None:
+    run = tmp_path / "20260101-000000-weighted-000000"
+    (run / "plots").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 2, 2000)
+    s = rng.normal(size=2000) + y
+    w = rng.uniform(0.1, 3.0, 2000)
+    np.savez(run / "predictions.npz", y_true=y, y_score=s, weight=w, classes=np.array(["0", "1"]))
+    (run / "status.json").write_text('{"status": "completed"}')
+    (run / "spec.yaml").write_text("name: weighted\n")
+    data = json.loads(invoke("roc", str(run), "--json").output)
+    auc = data["runs"][0]["auc"]
+    assert auc == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-9)
+    assert auc != pytest.approx(roc_auc_score(y, s), abs=1e-6)
