@@ -27,7 +27,6 @@ from expctl.data import Dataset, prepare
 from expctl.errors import RunFailedError, SpecError
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
 from expctl.spec import LoadedSpec, resolved_yaml
-from expctl.spec.schema import monitor_choices
 
 Echo = Callable[[str], None]
 
@@ -53,19 +52,20 @@ def _quiet(_: str) -> None:
 
 def check_against_data(loaded: LoadedSpec, dataset: Dataset) -> None:
     """Refuse spec keys that do not fit the data's task (known only once the data is read)."""
-    es = loaded.spec.train.early_stopping
-    if es is not None:
-        choices = monitor_choices(dataset.task)
-        if es.monitor not in choices:
-            raise SpecError(
-                f"invalid spec {loaded.source}:\n  train.early_stopping.monitor: {es.monitor!r} is not logged "
-                f"for a {dataset.task} task; one of {', '.join(choices)}"
-            )
-        if es.monitor.startswith("val_") and len(dataset.val) == 0:
-            raise SpecError(
-                f"invalid spec {loaded.source}:\n  train.early_stopping.monitor: {es.monitor!r} needs "
-                "validation events but the validation split is empty"
-            )
+    spec = loaded.spec
+    problems = spec.check_task(dataset.task)
+    es = spec.train.early_stopping
+    if es is not None and es.monitor.startswith("val_") and len(dataset.val) == 0:
+        problems.append(
+            f"train.early_stopping.monitor: {es.monitor!r} needs validation events but the split is empty"
+        )
+    cw = spec.train.class_weight
+    if isinstance(cw, dict) and dataset.n_classes and max(cw) >= dataset.n_classes:
+        problems.append(
+            f"train.class_weight: class {max(cw)} does not exist (classes 0..{dataset.n_classes - 1})"
+        )
+    if problems:
+        raise SpecError(f"invalid spec {loaded.source}:\n  " + "\n  ".join(problems))
 
 
 def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome:

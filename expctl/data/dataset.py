@@ -71,6 +71,7 @@ class Dataset:
                 name: [int(np.sum(s.y == k)) for k in range(self.n_classes)]
                 for name, s in (("train", self.train), ("val", self.val), ("test", self.test))
             }
+        out.update(self.extra)
         if self.mean is not None:
             out["standardization"] = {"mean": self.mean.tolist(), "std": self.std.tolist()}
         return out
@@ -144,6 +145,23 @@ def _split_indices(y: np.ndarray, task: str, fractions: Any, seed: int) -> tuple
     return np.sort(train), np.sort(val), np.sort(test)
 
 
+def flip_labels(
+    y: np.ndarray, n_classes: int, fraction: float, seed: int
+) -> tuple[np.ndarray, int]:
+    """Give round(fraction * n) randomly chosen events a wrong label (another class, uniformly).
+
+    Models mislabelled training data (the lecture's "noise on labels"); only the training split is
+    ever passed here, so validation and test labels stay true.
+    """
+    rng = np.random.default_rng([seed, 0x1ABE1])
+    n_flip = round(fraction * len(y))
+    chosen = rng.choice(len(y), n_flip, replace=False)
+    out = y.copy()
+    # adding 1..K-1 modulo K moves each chosen label to a different class, uniformly
+    out[chosen] = (y[chosen] + rng.integers(1, n_classes, n_flip)) % n_classes
+    return out, n_flip
+
+
 def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     """Load, encode, split and standardise the data a spec describes; DataError on bad data."""
     data_seed = data_spec.seed if data_spec.seed is not None else seed
@@ -161,6 +179,10 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     task = data_spec.task if data_spec.task != "auto" else infer_task(target)
     y, classes = _encode(target, task, table.target_name)
     train, val, test = _split_indices(y, task, data_spec.split, data_seed)
+    y_train = y[train]
+    flipped = 0
+    if data_spec.label_noise > 0 and classes is not None:
+        y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
     mean = std = None
     if data_spec.standardize:
         mean = features[train].mean(axis=0)
@@ -168,7 +190,7 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
         std = np.where(std > 0, std, 1.0)
     x = features.astype(np.float32)
     return Dataset(
-        train=Split(x[train], y[train]),
+        train=Split(x[train], y_train),
         val=Split(x[val], y[val]),
         test=Split(x[test], y[test]),
         task=task,
@@ -178,4 +200,5 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
         mean=mean,
         std=std,
         description=table.description,
+        extra={"label_noise_flipped": flipped} if data_spec.label_noise > 0 else {},
     )

@@ -89,7 +89,7 @@ def validate(doc: Document, overrides: list[str] | tuple[str, ...] = ()) -> Spec
 
 def resolved_dict(spec: Spec) -> dict[str, Any]:
     """The spec with every default filled in, tag keys (source, type, name) first in their section."""
-    data = spec.model_dump(mode="json")
+    data = spec.model_dump(mode="python")  # plain data; keeps integer keys (class_weight)
     for path, (tag, _) in TAGGED.items():
         section = _get(data, path)
         if isinstance(section, dict) and tag in section:

@@ -133,6 +133,9 @@ class DataCommon(Section):
         lt=2**32,
         description="seed of data generation, subsampling and split; default: the run's seed",
     )
+    label_noise: Float = Field(
+        0.0, ge=0, lt=1, description="flip this fraction of the training labels (never val/test)"
+    )
 
 
 class JetsData(DataCommon):
@@ -218,6 +221,21 @@ class MlpModel(Section):
     l1: _per_layer(0.0, None, "l1") = 0.0  # type: ignore[valid-type]
     l2: _per_layer(0.0, None, "l2") = 0.0  # type: ignore[valid-type]
     initializer: InitializerSpec = InitializerSpec()
+    weight_clip: Float | None = Field(
+        None, gt=0, description="clip every kernel value to ±c after each update"
+    )
+    max_norm: Float | None = Field(
+        None, gt=0, description="max-norm constraint on each unit's incoming weights"
+    )
+    input_noise: Float = Field(
+        0.0, ge=0, description="std of Gaussian noise added to the inputs in training"
+    )
+    weight_noise: Float = Field(
+        0.0, ge=0, description="each training step uses θ+ε with ε drawn afresh; inference uses θ"
+    )
+    weight_noise_dist: Literal["gaussian", "uniform"] = Field(
+        "gaussian", description="gaussian: ε ~ N(0, σ²); uniform: ε ~ U(-σ, σ), σ = weight_noise"
+    )
 
     @model_validator(mode="after")
     def _one_value_per_layer(self) -> MlpModel:
@@ -303,6 +321,7 @@ class EarlyStoppingSpec(Section):
     min_delta: Float = Field(0.0, ge=0)
     restore_best: Bool = Field(True, description="end with the weights of the best epoch")
     mode: Literal["auto", "min", "max"] = "auto"
+    start_from_epoch: Int = Field(0, ge=0, description="epochs to wait before monitoring starts")
 
 
 # --------------------------------------------------------------------------------- tagged unions
@@ -342,6 +361,47 @@ TAGGED: dict[tuple[str, ...], tuple[str, dict[str, type[BaseModel]]]] = {
 }
 
 
+def _class_weight(value: Any) -> str | dict[int, float] | None:
+    """`balanced`, or {class index: positive weight}."""
+    if value is None or value == "balanced":
+        return value
+    if not isinstance(value, dict) or not value:
+        raise ValueError(f"must be 'balanced' or a mapping {{class index: weight}}, got {value!r}")
+    out = {}
+    for key, weight in value.items():
+        if isinstance(key, str) and key.isdigit():
+            key = int(key)
+        if isinstance(key, bool) or not isinstance(key, int) or key < 0:
+            raise ValueError(f"class {key!r}: keys are class indices 0, 1, ...")
+        if (
+            isinstance(weight, bool)
+            or not isinstance(weight, int | float)
+            or not math.isfinite(weight)
+            or weight <= 0
+        ):
+            raise ValueError(f"class {key}: weight must be a positive number, got {weight!r}")
+        out[key] = float(weight)
+    return out
+
+
+ClassWeight = Annotated[
+    Any,
+    PlainValidator(_class_weight),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"const": "balanced"},
+                {
+                    "type": "object",
+                    "additionalProperties": {"type": "number", "exclusiveMinimum": 0},
+                },
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+
+
 class TrainSpec(Section):
     """Optimizer, batch size, epochs and early stopping."""
 
@@ -350,6 +410,15 @@ class TrainSpec(Section):
     epochs: Int = Field(30, ge=1, le=1_000_000)
     early_stopping: EarlyStoppingSpec | None = None
     shuffle: Bool = True
+    label_smoothing: Float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description="classification: hard targets 0/1 become ε/K and 1-ε+ε/K (Keras)",
+    )
+    class_weight: ClassWeight = Field(
+        None, description="balanced, or {class index: weight}; classification only"
+    )
 
 
 class EvaluateSpec(Section):
@@ -377,6 +446,27 @@ class Spec(Section):
                 "give the validation split a fraction, or monitor a training metric"
             )
         return self
+
+    def check_task(self, task: str) -> list[str]:
+        """Problems with keys that do not apply to the data's task (known once data is read)."""
+        problems = []
+        if task == "regression":
+            for key, value in (
+                ("train.label_smoothing", self.train.label_smoothing),
+                ("data.label_noise", self.data.label_noise),
+                ("train.class_weight", self.train.class_weight),
+            ):
+                if value:
+                    problems.append(
+                        f"{key}: applies to classification only, but the task is regression"
+                    )
+        es = self.train.early_stopping
+        if es is not None and es.monitor not in monitor_choices(task):
+            problems.append(
+                f"train.early_stopping.monitor: {es.monitor!r} is not logged for a {task} task; "
+                f"one of {', '.join(monitor_choices(task))}"
+            )
+        return problems
 
 
 #: Per-epoch logs each task produces; early stopping may only monitor these.

@@ -35,6 +35,26 @@ def steps_per_execution(n_train: int, batch_size: int) -> int:
     return min(steps, MAX_STEPS_PER_EXECUTION)
 
 
+def class_weights(
+    value: str | dict[int, float] | None, y: Any, n_classes: int
+) -> dict[int, float] | None:
+    """Keras' class_weight from the spec: `balanced` is n / (K · n_k) on the training labels
+    (scikit-learn's definition); a mapping gives its classes their weight and the others 1."""
+    import numpy as np
+
+    if value is None:
+        return None
+    if value == "balanced":
+        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
+        return {k: float(len(y) / (n_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
+    unknown = [k for k in value if k >= n_classes]
+    if unknown:
+        raise ValueError(
+            f"train.class_weight: class {unknown[0]} does not exist (classes 0..{n_classes - 1})"
+        )
+    return {k: float(value.get(k, 1.0)) for k in range(n_classes)}
+
+
 def train(
     model: Any,
     dataset: Any,
@@ -65,6 +85,7 @@ def train(
             min_delta=es.min_delta,
             mode=es.mode,
             restore_best_weights=es.restore_best,
+            start_from_epoch=es.start_from_epoch,
         )
         callbacks.append(early)
     validation = (dataset.val.x, dataset.val.y) if len(dataset.val) else None
@@ -75,6 +96,9 @@ def train(
         epochs=train_spec.epochs,
         validation_data=validation,
         shuffle=train_spec.shuffle,
+        class_weight=class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
+        if dataset.task != "regression"
+        else None,
         callbacks=callbacks,
         verbose=0,
     )

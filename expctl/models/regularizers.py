@@ -1,0 +1,223 @@
+"""Regularisation building blocks: weight clipping, weight noise and label smoothing.
+
+Everything here is registered under the `expctl` package so a saved `model.keras` loads with
+`keras.saving.load_model(path, safe_mode=True)` once this module has been imported. Input noise
+needs no class of its own: the builder uses `keras.layers.GaussianNoise`, active only in training.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import keras
+from keras import ops
+
+NoiseDist = Literal["gaussian", "uniform"]
+NOISE_DISTS: tuple[str, ...] = ("gaussian", "uniform")
+TASKS: tuple[str, ...] = ("binary", "multiclass", "regression")
+
+
+@keras.saving.register_keras_serializable(package="expctl")
+class ClipWeights(keras.constraints.Constraint):
+    """Clip every weight to [-c, c] (the lecture's "weight clipping").
+
+    Keras applies a layer's `kernel_constraint` to the variable after each optimizer update,
+    so the stored weights never leave the box, whatever the learning rate.
+    """
+
+    def __init__(self, c: float) -> None:
+        if not c > 0:
+            raise ValueError(f"weight clip must be positive, got {c}")
+        self.c = float(c)
+
+    def __call__(self, w: Any) -> Any:
+        return ops.clip(w, -self.c, self.c)
+
+    def get_config(self) -> dict[str, Any]:
+        return {"c": self.c}
+
+
+@keras.saving.register_keras_serializable(package="expctl")
+class ChainedConstraint(keras.constraints.Constraint):
+    """Apply several constraints one after the other, in the given order.
+
+    Clipping then max-norm leaves both satisfied: max-norm only scales a column down, so the
+    clipped values stay inside [-c, c].
+    """
+
+    def __init__(self, constraints: list[Any]) -> None:
+        # Accept configs too, so `from_config` round-trips the nested constraints.
+        self.constraints = [keras.constraints.get(c) for c in constraints]
+
+    def __call__(self, w: Any) -> Any:
+        for constraint in self.constraints:
+            w = constraint(w)
+        return w
+
+    def get_config(self) -> dict[str, Any]:
+        return {"constraints": [keras.saving.serialize_keras_object(c) for c in self.constraints]}
+
+    @classmethod
+    def from_config(cls, config: dict[str, Any]) -> ChainedConstraint:
+        return cls([keras.saving.deserialize_keras_object(c) for c in config["constraints"]])
+
+
+def kernel_constraint(
+    weight_clip: float | None, max_norm: float | None
+) -> keras.constraints.Constraint | None:
+    """The kernel constraint of a hidden layer: clipping, max-norm, both (clip first), or None.
+
+    `max_norm` bounds the L2 norm of each unit's incoming weights (a Dense kernel's columns,
+    `axis=0`); Keras divides by `norm + epsilon`, so the result is a hair below the bound.
+    """
+    parts: list[keras.constraints.Constraint] = []
+    if weight_clip is not None:
+        parts.append(ClipWeights(weight_clip))
+    if max_norm is not None:
+        if not max_norm > 0:
+            raise ValueError(f"max_norm must be positive, got {max_norm}")
+        parts.append(keras.constraints.MaxNorm(max_value=max_norm, axis=0))
+    if not parts:
+        return None
+    return parts[0] if len(parts) == 1 else ChainedConstraint(parts)
+
+
+def sample_weight_noise(shape: Any, scale: float, dist: str, seed: Any, dtype: Any = None) -> Any:
+    """Noise ε of the given shape: N(0, scale²) for "gaussian", U(-scale, +scale) for "uniform".
+
+    `seed` is a `keras.random.SeedGenerator` (each call advances it) or an int; drawing from a
+    fresh generator with the same seed, shapes and order reproduces a layer's noise exactly.
+    """
+    if dist == "gaussian":
+        return keras.random.normal(shape, stddev=scale, dtype=dtype, seed=seed)
+    if dist == "uniform":
+        return keras.random.uniform(shape, minval=-scale, maxval=scale, dtype=dtype, seed=seed)
+    raise ValueError(f"weight_noise_dist must be one of {NOISE_DISTS}, got {dist!r}")
+
+
+@keras.saving.register_keras_serializable(package="expctl")
+class NoisyDense(keras.layers.Dense):
+    """A Dense layer whose weights are perturbed, θ̂ = θ + ε, on every training forward pass.
+
+    The lecture's "noise on weights" (a Bayesian-NN-like ensemble around θ): with training=True
+    the kernel and the bias get fresh noise each call, so the gradient is taken at θ̂ and the
+    optimizer applies it to the stored θ (∂θ̂/∂θ = 1). With training=False (predict, evaluate)
+    the layer is exactly a Dense with weights θ. The noise comes from a `SeedGenerator` whose
+    state is a variable, so it is fresh per step inside `tf.function` and with
+    `steps_per_execution > 1`, and reproducible under `keras.utils.set_random_seed` (seed=None)
+    or with an explicit `seed`. LoRA and quantization are not supported.
+    """
+
+    def __init__(
+        self,
+        units: int,
+        weight_noise: float = 0.0,
+        weight_noise_dist: NoiseDist = "gaussian",
+        seed: int | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if weight_noise < 0:
+            raise ValueError(f"weight_noise must be >= 0, got {weight_noise}")
+        if weight_noise_dist not in NOISE_DISTS:
+            raise ValueError(
+                f"weight_noise_dist must be one of {NOISE_DISTS}, got {weight_noise_dist!r}"
+            )
+        if kwargs.get("lora_rank") or kwargs.get("quantization_config"):
+            raise ValueError("NoisyDense does not support LoRA or quantization")
+        super().__init__(units, **kwargs)
+        self.weight_noise = float(weight_noise)
+        self.weight_noise_dist = weight_noise_dist
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs: Any, training: bool | None = None) -> Any:
+        if not training or self.weight_noise == 0:
+            return super().call(inputs, training=training)
+        kernel = ops.convert_to_tensor(self.kernel)
+        # Kernel first, then bias: tests reproduce the noise by drawing in this order.
+        kernel = kernel + 0 * self._noise(kernel)
+        x = ops.matmul(inputs, kernel)
+        if self.bias is not None:
+            bias = ops.convert_to_tensor(self.bias)
+            x = ops.add(x, bias + self._noise(bias))
+        if self.activation is not None:
+            x = self.activation(x)
+        return x
+
+    def _noise(self, w: Any) -> Any:
+        return sample_weight_noise(
+            ops.shape(w), self.weight_noise, self.weight_noise_dist, self.seed_generator, w.dtype
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update(
+            {
+                "weight_noise": self.weight_noise,
+                "weight_noise_dist": self.weight_noise_dist,
+                "seed": self.seed,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="expctl")
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
+    """Categorical crossentropy on integer labels, with Keras' label smoothing.
+
+    Keras 3.15's `SparseCategoricalCrossentropy` has no `label_smoothing`, so the integer
+    targets are one-hot encoded (K = the number of predicted classes) and passed to
+    `categorical_crossentropy`, which smooths them to y(1-ε) + ε/K. The targets stay integers,
+    so `SparseCategoricalAccuracy` keeps working.
+    """
+
+    def __init__(
+        self,
+        label_smoothing: float = 0.0,
+        from_logits: bool = False,
+        name: str = "sparse_categorical_crossentropy_with_smoothing",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+        self.from_logits = from_logits
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_pred = ops.convert_to_tensor(y_pred)
+        y_true = ops.convert_to_tensor(y_true)
+        # Labels arrive as (batch,) or (batch, 1); one_hot wants (batch,).
+        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+            y_true = ops.squeeze(y_true, axis=-1)
+        one_hot = ops.one_hot(ops.cast(y_true, "int32"), y_pred.shape[-1], dtype=y_pred.dtype)
+        return keras.losses.categorical_crossentropy(
+            one_hot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
+        )
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"label_smoothing": self.label_smoothing, "from_logits": self.from_logits})
+        return config
+
+
+def make_loss(task: str, label_smoothing: float = 0.0) -> keras.losses.Loss:
+    """The training loss of a task ("binary", "multiclass", "regression"), with label smoothing.
+
+    expctl follows Keras' convention, not the lecture's: smoothing ε pulls the targets towards
+    uniform, y → y(1-ε) + ε/K with K classes, so binary hard labels 0/1 become ε/2 and 1-ε/2
+    (the lecture writes ε and 1-ε, i.e. Keras' 2ε). Smoothing is deterministic, not the
+    lecture's random ε ~ N(0, σ_ε). With ε = 0 the result is Keras' plain loss, unchanged.
+    Regression has no labels to smooth: ε > 0 raises ValueError.
+    """
+    if not 0 <= label_smoothing < 1:
+        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    if task == "binary":
+        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+    if task == "multiclass":
+        if label_smoothing == 0:
+            return keras.losses.SparseCategoricalCrossentropy()
+        return SparseCategoricalCrossentropyWithSmoothing(label_smoothing=label_smoothing)
+    if task == "regression":
+        if label_smoothing > 0:
+            raise ValueError("label_smoothing applies to classification, not regression")
+        return keras.losses.MeanSquaredError()
+    raise ValueError(f"task must be one of {TASKS}, got {task!r}")

@@ -1,0 +1,83 @@
+"""Techniques of the lecture switched on from the spec, each checked for its defining property."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+from sklearn.utils.class_weight import compute_class_weight
+
+from expctl.cli import cli
+from expctl.training.fit import class_weights
+
+
+def run_spec(write_spec, tmp_path: Path, extra: dict, name: str = "spec.yaml") -> Path:
+    out = tmp_path / name.replace(".yaml", "")
+    result = CliRunner().invoke(
+        cli, ["run", str(write_spec(extra, name=name)), "--output-dir", str(out), "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    (run,) = [p for p in out.iterdir() if p.is_dir()]
+    return run
+
+
+def test_balanced_class_weights_equal_sklearn() -> None:
+    y = np.array([0] * 70 + [1] * 20 + [2] * 10)
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=y)
+    assert class_weights("balanced", y, 3) == pytest.approx(dict(enumerate(expected)))
+    assert class_weights({1: 3.0}, y, 3) == {0: 1.0, 1: 3.0, 2: 1.0}
+    with pytest.raises(ValueError, match="class 5 does not exist"):
+        class_weights({5: 2.0}, y, 3)
+
+
+def test_class_weight_balanced_raises_the_minority_selection_rate(
+    write_spec, tmp_path: Path
+) -> None:
+    base = {"data": {"n_samples": 2000, "signal_fraction": 0.15}, "train": {"epochs": 3}}
+    rates = []
+    for i, weight in enumerate((None, "balanced")):
+        run = run_spec(
+            write_spec,
+            tmp_path,
+            {**base, "train": {"epochs": 3, "class_weight": weight}},
+            f"s{i}.yaml",
+        )
+        with np.load(run / "predictions.npz", allow_pickle=False) as npz:
+            rates.append(float(np.mean(npz["y_score"] > 0.5)))
+    # unweighted, the rare signal is under-selected; weighting classes equally selects far more
+    assert rates[1] > rates[0] + 0.05
+
+
+@pytest.mark.parametrize(("start", "stopped"), [(0, 2), (3, 5)])
+def test_early_stopping_start_from_epoch(
+    write_spec, tmp_path: Path, start: int, stopped: int
+) -> None:
+    es = {"monitor": "val_loss", "patience": 0, "min_delta": 10.0, "start_from_epoch": start}
+    run = run_spec(write_spec, tmp_path, {"train": {"epochs": 10, "early_stopping": es}})
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["stopped_epoch"] == stopped
+    assert len(pd.read_csv(run / "history.csv")) == stopped
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"train": {"label_smoothing": 0.1}},
+        {"data": {"label_noise": 0.1}},
+        {"train": {"class_weight": "balanced"}},
+    ],
+)
+def test_classification_keys_are_refused_for_regression(
+    write_spec, tmp_path: Path, extra: dict
+) -> None:
+    from tests.conftest import deep_merge
+
+    spec = write_spec(deep_merge({"data": {"target": "energy"}}, extra))
+    assert "target: energy" in spec.read_text()
+    result = CliRunner().invoke(cli, ["run", str(spec), "--output-dir", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "applies to classification only" in result.output
+    assert not (tmp_path / "o").exists()
