@@ -197,12 +197,12 @@ def test_run_end_to_end_binary(write_spec, tmp_path: Path) -> None:
 
 
 def test_saved_model_predicts_raw_events_in_safe_mode(write_spec, tmp_path: Path) -> None:
-    import keras
+    from expctl.models import load_model
 
     out = tmp_path / "out"
     assert invoke("run", str(write_spec()), "--output-dir", str(out), "-q").exit_code == 0
     run = _single_run(out)
-    model = keras.saving.load_model(run / "model.keras", safe_mode=True)
+    model = load_model(run / "model.keras")
     from expctl.data import prepare
     from expctl.spec import load_spec
 

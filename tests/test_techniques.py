@@ -81,3 +81,47 @@ def test_classification_keys_are_refused_for_regression(
     result = CliRunner().invoke(cli, ["run", str(spec), "--output-dir", str(tmp_path / "o")])
     assert result.exit_code == 2 and "applies to classification only" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_regularisers_from_the_spec_reach_the_saved_model(write_spec, tmp_path: Path) -> None:
+    from expctl.models import load_model
+    from expctl.models.regularizers import NoisyDense
+
+    extra = {
+        "model": {
+            "hidden": [16, 8],
+            "weight_clip": 0.05,
+            "max_norm": 0.15,
+            "input_noise": 0.3,
+            "weight_noise": 0.01,
+            "weight_noise_dist": "uniform",
+        },
+        "train": {"label_smoothing": 0.1, "optimizer": {"name": "adam", "learning_rate": 0.05}},
+    }
+    run = run_spec(write_spec, tmp_path, extra)
+    model = load_model(run / "model.keras")
+    names = [layer.name for layer in model.layers]
+    assert names[:3] == ["features", "standardize", "input_noise"]
+    assert model.get_layer("input_noise").stddev == 0.3
+    for name in ("dense_1", "dense_2"):
+        layer = model.get_layer(name)
+        assert (
+            isinstance(layer, NoisyDense)
+            and layer.weight_noise == 0.01
+            and layer.weight_noise_dist == "uniform"
+        )
+        kernel = layer.kernel.numpy()
+        assert np.abs(kernel).max() <= 0.05 + 1e-7  # clipped after every update
+        assert np.abs(kernel).max() > 0.04  # a large learning rate pushes weights to the bound
+        assert np.linalg.norm(kernel, axis=0).max() <= 0.15 + 1e-6  # max-norm per unit
+    assert model.loss.label_smoothing == pytest.approx(0.1)
+    # noise on inputs and weights is off at inference: the stored predictions are reproduced
+    from expctl.data import prepare
+    from expctl.spec import load_spec
+
+    loaded = load_spec(run / "spec.yaml")
+    data = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed)
+    with np.load(run / "predictions.npz", allow_pickle=False) as npz:
+        np.testing.assert_allclose(
+            model.predict(data.test.x, verbose=0)[:, 0], npz["y_score"], atol=1e-6
+        )

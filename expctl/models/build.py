@@ -86,15 +86,29 @@ def build_mlp(model_spec: Any, x: Any) -> Any:
     """Dense hidden layers, each followed by its dropout (if any)."""
     import keras
 
+    from expctl.models import regularizers as reg
+
     dropout, l1, l2 = (model_spec.per_layer(k) for k in ("dropout", "l1", "l2"))
     for i, units in enumerate(model_spec.hidden):
-        x = keras.layers.Dense(
-            units,
-            activation=_activation(model_spec.activation),
-            kernel_initializer=make_initializer(model_spec.initializer),
-            kernel_regularizer=_regularizer(l1[i], l2[i]),
-            name=f"dense_{i + 1}",
-        )(x)
+        common = {
+            "activation": _activation(model_spec.activation),
+            "kernel_initializer": make_initializer(model_spec.initializer),
+            "kernel_regularizer": _regularizer(l1[i], l2[i]),
+            "kernel_constraint": reg.kernel_constraint(model_spec.weight_clip, model_spec.max_norm),
+            "name": f"dense_{i + 1}",
+        }
+        if model_spec.weight_noise > 0:
+            layer = reg.NoisyDense(
+                units,
+                weight_noise=model_spec.weight_noise,
+                weight_noise_dist=model_spec.weight_noise_dist,
+                **common,
+            )
+        else:
+            layer = keras.layers.Dense(
+                units, **common
+            )  # plain Keras when no expctl layer is needed
+        x = layer(x)
         if dropout[i] > 0:
             x = keras.layers.Dropout(dropout[i], name=f"dropout_{i + 1}")(x)
     return x
@@ -105,10 +119,9 @@ TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp}
 
 @dataclass(frozen=True)
 class Head:
-    """Output layer, loss and per-epoch metrics of one task."""
+    """Output layer and per-epoch metrics of one task (the loss comes from regularizers.make_loss)."""
 
     activation: str
-    loss: str
     units: Callable[[int], int]
     metrics: Callable[[], list[Any]]
 
@@ -135,11 +148,9 @@ def _regression_metrics() -> list[Any]:
 
 
 HEADS: dict[str, Head] = {
-    "binary": Head("sigmoid", "binary_crossentropy", lambda k: 1, _binary_metrics),
-    "multiclass": Head(
-        "softmax", "sparse_categorical_crossentropy", lambda k: k, _multiclass_metrics
-    ),
-    "regression": Head("linear", "mean_squared_error", lambda k: 1, _regression_metrics),
+    "binary": Head("sigmoid", lambda k: 1, _binary_metrics),
+    "multiclass": Head("softmax", lambda k: k, _multiclass_metrics),
+    "regression": Head("linear", lambda k: 1, _regression_metrics),
 }
 
 
@@ -153,6 +164,9 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         x = keras.layers.Normalization(
             mean=dataset.mean, variance=dataset.std**2, name="standardize"
         )(x)
+    if model_spec.input_noise > 0:
+        # after standardisation, so the noise is in units of each feature's spread
+        x = keras.layers.GaussianNoise(model_spec.input_noise, name="input_noise")(x)
     x = TRUNKS[model_spec.type](model_spec, x)
     head = HEADS[dataset.task]
     outputs = keras.layers.Dense(

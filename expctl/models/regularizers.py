@@ -102,10 +102,12 @@ class NoisyDense(keras.layers.Dense):
     The lecture's "noise on weights" (a Bayesian-NN-like ensemble around θ): with training=True
     the kernel and the bias get fresh noise each call, so the gradient is taken at θ̂ and the
     optimizer applies it to the stored θ (∂θ̂/∂θ = 1). With training=False (predict, evaluate)
-    the layer is exactly a Dense with weights θ. The noise comes from a `SeedGenerator` whose
-    state is a variable, so it is fresh per step inside `tf.function` and with
-    `steps_per_execution > 1`, and reproducible under `keras.utils.set_random_seed` (seed=None)
-    or with an explicit `seed`. LoRA and quantization are not supported.
+    the layer is exactly a Dense with weights θ. One ε is drawn per forward pass (per batch)
+    and shared by the batch's samples: each step trains one member of the ensemble. The noise
+    comes from a `SeedGenerator` whose state is a variable, so it is fresh per step inside
+    `tf.function` and with `steps_per_execution > 1`, and reproducible under
+    `keras.utils.set_random_seed` (seed=None) or with an explicit `seed`. LoRA and quantization
+    are not supported.
     """
 
     def __init__(
@@ -135,7 +137,7 @@ class NoisyDense(keras.layers.Dense):
             return super().call(inputs, training=training)
         kernel = ops.convert_to_tensor(self.kernel)
         # Kernel first, then bias: tests reproduce the noise by drawing in this order.
-        kernel = kernel + 0 * self._noise(kernel)
+        kernel = kernel + self._noise(kernel)
         x = ops.matmul(inputs, kernel)
         if self.bias is not None:
             bias = ops.convert_to_tensor(self.bias)

@@ -228,7 +228,10 @@ class MlpModel(Section):
         None, gt=0, description="max-norm constraint on each unit's incoming weights"
     )
     input_noise: Float = Field(
-        0.0, ge=0, description="std of Gaussian noise added to the inputs in training"
+        0.0,
+        ge=0,
+        le=1,
+        description="std of Gaussian noise on the standardised inputs, training only",
     )
     weight_noise: Float = Field(
         0.0, ge=0, description="each training step uses θ+ε with ε drawn afresh; inference uses θ"

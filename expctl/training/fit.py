@@ -64,12 +64,13 @@ def train(
     """Compile `model` and fit it on the dataset's train split, validating on its val split."""
     import keras
 
+    from expctl.models.regularizers import make_loss
     from expctl.training.callbacks import DivergenceStop, EpochRecorder
 
     head = HEADS[dataset.task]
     model.compile(
         optimizer=make_optimizer(train_spec.optimizer),
-        loss=head.loss,
+        loss=make_loss(dataset.task, train_spec.label_smoothing),
         metrics=head.metrics(),
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
     )
