@@ -173,7 +173,11 @@ CASES: list[tuple[dict[str, Any], Any]] = [
 ]
 
 
-@pytest.mark.parametrize(("schedule", "formula"), CASES, ids=lambda c: str(c))
+@pytest.mark.parametrize(
+    ("schedule", "formula"),
+    CASES,
+    ids=["-".join(f"{k}={v}" if k != "name" else str(v) for k, v in c.items()) for c, _ in CASES],
+)
 def test_learning_rate_follows_formula(schedule: dict[str, Any], formula: Any) -> None:
     lr, callbacks = make_schedule(parse(schedule), BASE, SPE, EPOCHS)
     if schedule["name"] in ("constant", "plateau"):

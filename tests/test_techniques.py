@@ -125,3 +125,32 @@ def test_regularisers_from_the_spec_reach_the_saved_model(write_spec, tmp_path: 
         np.testing.assert_allclose(
             model.predict(data.test.x, verbose=0)[:, 0], npz["y_score"], atol=1e-6
         )
+
+
+@pytest.mark.parametrize(
+    ("schedule", "expected"),
+    [
+        ({"name": "step", "every_epochs": 1, "factor": 0.5}, [0.01, 0.005, 0.0025]),
+        (
+            {"name": "exponential", "decay_rate": 0.1, "decay_epochs": 1, "staircase": True},
+            [0.01, 0.001, 0.0001],
+        ),
+        ({"name": "constant"}, [0.01, 0.01, 0.01]),
+    ],
+)
+def test_schedule_from_the_spec_sets_each_epochs_rate(
+    write_spec, tmp_path: Path, schedule, expected
+) -> None:
+    run = run_spec(write_spec, tmp_path, {"train": {"epochs": 3, "schedule": schedule}})
+    history = pd.read_csv(run / "history.csv")
+    np.testing.assert_allclose(history["learning_rate"], expected, rtol=1e-6)
+
+
+def test_plateau_schedule_halves_the_rate_when_validation_stalls(
+    write_spec, tmp_path: Path
+) -> None:
+    schedule = {"name": "plateau", "factor": 0.5, "patience": 1, "min_delta": 10.0}
+    run = run_spec(write_spec, tmp_path, {"train": {"epochs": 4, "schedule": schedule}})
+    # min_delta 10 means no epoch counts as an improvement: the rate halves after every epoch but the first
+    rates = pd.read_csv(run / "history.csv")["learning_rate"].tolist()
+    np.testing.assert_allclose(rates, [0.01, 0.01, 0.005, 0.0025], rtol=1e-6)

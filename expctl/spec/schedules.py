@@ -12,7 +12,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from expctl.spec.schema import Bool, Float, Int, Section, _tagged
+from expctl.spec.base import Bool, Float, Int, Section, tagged
 
 _MAX_EPOCHS = 1_000_000
 
@@ -108,4 +108,4 @@ SCHEDULES: dict[str, type[ScheduleBase]] = {
     "plateau": PlateauSchedule,
 }
 
-ScheduleSpec = _tagged(SCHEDULES, "name", "constant")
+ScheduleSpec = tagged(SCHEDULES, "name", "constant")

@@ -8,26 +8,21 @@ keys. This module imports no numpy, TensorFlow or Keras: it is cheap to import.
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
-    ConfigDict,
-    Discriminator,
     Field,
     PlainValidator,
     Strict,
-    StrictBool,
-    StrictInt,
     StringConstraints,
-    Tag,
     WithJsonSchema,
     model_validator,
 )
 
-Float = Annotated[float, Strict()]
-Int = StrictInt
-Bool = StrictBool
+from expctl.spec.base import Bool, Float, Int, Section, tagged
+from expctl.spec.schedules import SCHEDULES, ConstantSchedule, ScheduleSpec
+
 #: Run names end up in directory names: no separators, no dots at the start, bounded length.
 RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 
@@ -59,14 +54,6 @@ INITIALIZERS = (
 )
 #: The columns of the built-in `jets` source (kept equal to expctl.data.jets by a test).
 JET_COLUMNS = ("pt", "eta", "mass", "n_constituents", "width", "tau21", "c2", "energy")
-
-
-class Section(BaseModel):
-    """Base of every spec section: frozen, unknown keys refused, NaN/inf refused."""
-
-    model_config = ConfigDict(
-        extra="forbid", frozen=True, allow_inf_nan=False, validate_default=True
-    )
 
 
 def _per_layer(low: float, high: float | None, what: str) -> Any:
@@ -330,37 +317,16 @@ class EarlyStoppingSpec(Section):
 # --------------------------------------------------------------------------------- tagged unions
 
 
-def _tagged(registry: dict[str, type[BaseModel]], key: str, default: str | None) -> Any:
-    """A union of the registry's models, picked by the value of `key` (or `default` when absent)."""
-
-    def pick(value: Any) -> str | None:
-        if isinstance(value, dict):
-            return value.get(key, default)
-        return getattr(value, key, None)
-
-    members = tuple(Annotated[model, Tag(tag)] for tag, model in registry.items())
-    if len(members) == 1:
-        return next(iter(registry.values()))
-    return Annotated[
-        Union[members],  # noqa: UP007 - a Union built from a tuple
-        Discriminator(
-            pick,
-            custom_error_type="unknown_variant",
-            custom_error_message=f"unknown {key}: expected one of {', '.join(registry)}",
-            custom_error_context={"key": key},
-        ),
-    ]
-
-
-DataSpec = _tagged(DATA_SOURCES, "source", "jets")
-ModelSpec = _tagged(MODEL_TYPES, "type", "mlp")
-OptimizerSpec = _tagged(OPTIMIZERS, "name", "adam")
+DataSpec = tagged(DATA_SOURCES, "source", "jets")
+ModelSpec = tagged(MODEL_TYPES, "type", "mlp")
+OptimizerSpec = tagged(OPTIMIZERS, "name", "adam")
 
 #: Where the tagged unions sit in the spec, with their tag key and registry (for error messages).
 TAGGED: dict[tuple[str, ...], tuple[str, dict[str, type[BaseModel]]]] = {
     ("data",): ("source", DATA_SOURCES),
     ("model",): ("type", MODEL_TYPES),
     ("train", "optimizer"): ("name", OPTIMIZERS),
+    ("train", "schedule"): ("name", SCHEDULES),
 }
 
 
@@ -409,6 +375,10 @@ class TrainSpec(Section):
     """Optimizer, batch size, epochs and early stopping."""
 
     optimizer: OptimizerSpec = AdamOptimizer()  # type: ignore[valid-type]
+    schedule: ScheduleSpec = Field(  # type: ignore[valid-type]
+        ConstantSchedule(),
+        description="how the learning rate changes; the base rate is optimizer.learning_rate",
+    )
     batch_size: Int = Field(256, ge=1, le=10_000_000)
     epochs: Int = Field(30, ge=1, le=1_000_000)
     early_stopping: EarlyStoppingSpec | None = None
@@ -442,6 +412,19 @@ class Spec(Section):
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:
+        sched = self.train.schedule
+        problems = sched.epoch_problems(self.train.epochs)
+        if problems:
+            raise ValueError(problems[0])
+        if (
+            sched.name == "plateau"
+            and sched.monitor.startswith("val_")
+            and self.data.split.val == 0
+        ):
+            raise ValueError(
+                f"train.schedule.monitor is {sched.monitor!r} but data.split.val is 0: "
+                "give the validation split a fraction, or monitor a training metric"
+            )
         es = self.train.early_stopping
         if es is not None and es.monitor.startswith("val_") and self.data.split.val == 0:
             raise ValueError(
@@ -467,6 +450,12 @@ class Spec(Section):
         if es is not None and es.monitor not in monitor_choices(task):
             problems.append(
                 f"train.early_stopping.monitor: {es.monitor!r} is not logged for a {task} task; "
+                f"one of {', '.join(monitor_choices(task))}"
+            )
+        sched = self.train.schedule
+        if sched.name == "plateau" and sched.monitor not in monitor_choices(task):
+            problems.append(
+                f"train.schedule.monitor: {sched.monitor!r} is not logged for a {task} task; "
                 f"one of {', '.join(monitor_choices(task))}"
             )
         return problems

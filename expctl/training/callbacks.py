@@ -22,14 +22,17 @@ class EpochRecorder(keras.callbacks.Callback):
         self.sink = sink
         self.rows: list[dict[str, float]] = []
         self._start = 0.0
+        self._learning_rate = math.nan
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         self._start = time.perf_counter()
+        # the rate the epoch's first step uses (a schedule may lower it during the epoch)
+        self._learning_rate = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         row: dict[str, float] = {"epoch": epoch + 1}
         row.update({k: float(v) for k, v in (logs or {}).items() if k != "learning_rate"})
-        row["learning_rate"] = float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+        row["learning_rate"] = self._learning_rate
         row["epoch_time_s"] = time.perf_counter() - self._start
         self.rows.append(row)
         self.sink(self.rows)

@@ -66,17 +66,25 @@ def train(
 
     from expctl.models.regularizers import make_loss
     from expctl.training.callbacks import DivergenceStop, EpochRecorder
+    from expctl.training.schedules import make_schedule, steps_per_epoch
 
     head = HEADS[dataset.task]
+    learning_rate, schedule_callbacks = make_schedule(
+        train_spec.schedule,
+        train_spec.optimizer.learning_rate,
+        steps_per_epoch(len(dataset.train), train_spec.batch_size),
+        train_spec.epochs,
+    )
     model.compile(
-        optimizer=make_optimizer(train_spec.optimizer),
+        optimizer=make_optimizer(train_spec.optimizer, learning_rate=learning_rate),
         loss=make_loss(dataset.task, train_spec.label_smoothing),
         metrics=head.metrics(),
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
     )
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
-    callbacks: list[Any] = [recorder, divergence]
+    # the recorder comes first: a plateau callback changes the rate for the *next* epoch
+    callbacks: list[Any] = [recorder, divergence, *schedule_callbacks]
     early = None
     es = train_spec.early_stopping
     if es is not None:

@@ -14,10 +14,15 @@ OPTIMIZERS: dict[str, str] = {
 }
 
 
-def make_optimizer(spec: Any) -> Any:
-    """A fresh Keras optimizer for the spec's `train.optimizer` section."""
+def make_optimizer(spec: Any, learning_rate: Any = None) -> Any:
+    """A fresh Keras optimizer for the spec's `train.optimizer` section.
+
+    `learning_rate` (a float or a Keras schedule) replaces the spec's constant rate when given.
+    """
     import keras
 
     cls = getattr(keras.optimizers, OPTIMIZERS[spec.name])
     kwargs = {k: v for k, v in spec.model_dump().items() if k != "name" and v is not None}
+    if learning_rate is not None:
+        kwargs["learning_rate"] = learning_rate
     return cls(**kwargs)
