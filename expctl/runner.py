@@ -172,7 +172,7 @@ def _train_and_evaluate(
 
     scores = _predict(model, dataset.test.x, dataset.task)
     metrics = {
-        **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold),
+        **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold, dataset.test.w),
         **training,
     }
     figures: dict[str, Any] = {}
@@ -205,23 +205,31 @@ def _predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     return out[:, 0] if task in ("binary", "regression") else out
 
 
-def evaluate(task: str, y_true: np.ndarray, scores: np.ndarray, threshold: float) -> dict[str, Any]:
+def evaluate(
+    task: str,
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    threshold: float,
+    weight: np.ndarray | None = None,
+) -> dict[str, Any]:
     """Test metrics of a task from the true targets and the model's outputs (see metrics.json)."""
     from expctl.evaluation import binary_metrics, multiclass_metrics, regression_metrics
 
     evaluators: dict[str, Callable[[], dict[str, Any]]] = {
         "binary": lambda: {
-            **binary_metrics(y_true, scores, threshold=threshold),
+            **binary_metrics(y_true, scores, threshold=threshold, sample_weight=weight),
             "threshold": threshold,
         },
-        "multiclass": lambda: multiclass_metrics(y_true, scores),
-        "regression": lambda: regression_metrics(y_true, scores),
+        "multiclass": lambda: multiclass_metrics(y_true, scores, sample_weight=weight),
+        "regression": lambda: regression_metrics(y_true, scores, sample_weight=weight),
     }
     return evaluators[task]()
 
 
 def _save_predictions(path: Path, dataset: Dataset, scores: np.ndarray) -> None:
     arrays: dict[str, np.ndarray] = {"y_true": dataset.test.y, "y_score": scores}
+    if dataset.test.w is not None:
+        arrays["weight"] = dataset.test.w
     if dataset.classes is not None:
         arrays["classes"] = np.asarray([str(c) for c in dataset.classes])
 
@@ -302,15 +310,17 @@ def binary_diagnostics(
     from expctl.plots import confusion_figure, overtraining_figure, rejection_figure, roc_figure
 
     y = dataset.test.y
-    interval = auc_interval(y, scores, seed=spec.seed)
+    w = dataset.test.w
+    interval = auc_interval(y, scores, sample_weight=w, seed=spec.seed)
     ks = overtraining_test(train_scores, dataset.train.y, scores, y)
-    counts = binary_confusion(y, scores, threshold=spec.evaluate.threshold)
-    matrix = [[int(counts["tn"]), int(counts["fp"])], [int(counts["fn"]), int(counts["tp"])]]
+    counts = binary_confusion(y, scores, threshold=spec.evaluate.threshold, sample_weight=w)
+    cell = int if w is None else float  # weighted counts are sums of weights
+    matrix = [[cell(counts["tn"]), cell(counts["fp"])], [cell(counts["fn"]), cell(counts["tp"])]]
     extra = {
         "auc_ci68_low": interval["low"],
         "auc_ci68_high": interval["high"],
-        "rejection_at_50": rejection_at(y, scores, 0.5),
-        "rejection_at_90": rejection_at(y, scores, 0.9),
+        "rejection_at_50": rejection_at(y, scores, 0.5, sample_weight=w),
+        "rejection_at_90": rejection_at(y, scores, 0.9, sample_weight=w),
         **ks,
         "confusion_matrix": matrix,
     }
@@ -325,7 +335,7 @@ def binary_diagnostics(
         ),
     }
     if np.isfinite(metrics["auc"] if metrics["auc"] is not None else np.nan):
-        fpr, tpr, _ = roc_curve(y, scores)
+        fpr, tpr, _ = roc_curve(y, scores, sample_weight=w)
         curve = {
             "fpr": fpr,
             "tpr": tpr,

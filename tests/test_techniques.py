@@ -154,3 +154,36 @@ def test_plateau_schedule_halves_the_rate_when_validation_stalls(
     # min_delta 10 means no epoch counts as an improvement: the rate halves after every epoch but the first
     rates = pd.read_csv(run / "history.csv")["learning_rate"].tolist()
     np.testing.assert_allclose(rates, [0.01, 0.01, 0.005, 0.0025], rtol=1e-6)
+
+
+def test_event_weights_enter_the_loss_and_every_metric(write_spec, tmp_path: Path) -> None:
+    from sklearn.metrics import log_loss, roc_auc_score
+
+    rng = np.random.default_rng(0)
+    n = 1500
+    label = rng.integers(0, 2, n)
+    frame = pd.DataFrame({"a": rng.normal(size=n) + label, "b": rng.normal(size=n), "label": label})
+    frame["w"] = np.where(label == 1, rng.uniform(0.5, 4.0, n), rng.uniform(0.1, 1.0, n))
+    frame.to_csv(tmp_path / "events.csv", index=False)
+    data = {"source": "csv", "path": "events.csv", "target": "label", "n_samples": None}
+    base = {"data": data, "train": {"epochs": 2}}
+    weighted = run_spec(
+        write_spec, tmp_path, {**base, "data": {**data, "weight": "w"}}, "weighted.yaml"
+    )
+    plain = run_spec(write_spec, tmp_path, base, "plain.yaml")
+
+    info = json.loads((weighted / "data.json").read_text())
+    assert info["features"] == ["a", "b"]  # the weight column is not a feature
+    metrics = json.loads((weighted / "metrics.json").read_text())
+    with np.load(weighted / "predictions.npz", allow_pickle=False) as npz:
+        y, s, w = npz["y_true"], npz["y_score"], npz["weight"]
+    assert len(w) == len(y) and sum(info["sum_of_weights"].values()) == pytest.approx(
+        frame["w"].sum()
+    )
+    assert metrics["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-9)
+    assert metrics["loss"] == pytest.approx(log_loss(y, s, sample_weight=w), rel=1e-9)
+    assert metrics["accuracy"] == pytest.approx(np.sum(w * ((s > 0.5) == y)) / np.sum(w), rel=1e-9)
+    # the weights change training itself, not only the evaluation
+    h_weighted = pd.read_csv(weighted / "history.csv")["loss"]
+    h_plain = pd.read_csv(plain / "history.csv")["loss"]
+    assert not np.allclose(h_weighted, h_plain)

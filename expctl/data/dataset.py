@@ -25,6 +25,7 @@ MAX_INFERRED_CLASSES = 20
 class Split:
     x: np.ndarray
     y: np.ndarray
+    w: np.ndarray | None = None  # per-event weights (HEP), None when unweighted
 
     def __len__(self) -> int:
         return len(self.y)
@@ -70,6 +71,11 @@ class Dataset:
             out["class_counts"] = {
                 name: [int(np.sum(s.y == k)) for k in range(self.n_classes)]
                 for name, s in (("train", self.train), ("val", self.val), ("test", self.test))
+            }
+        if self.train.w is not None:
+            out["sum_of_weights"] = {
+                name: float(np.sum(part.w))
+                for name, part in (("train", self.train), ("val", self.val), ("test", self.test))
             }
         out.update(self.extra)
         if self.mean is not None:
@@ -162,6 +168,10 @@ def flip_labels(
     return out, n_flip
 
 
+def _part(weight: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
+    return None if weight is None else weight[index].astype(np.float64)
+
+
 def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     """Load, encode, split and standardise the data a spec describes; DataError on bad data."""
     data_seed = data_spec.seed if data_spec.seed is not None else seed
@@ -169,13 +179,16 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     if len(table.target) != len(table.features):
         raise DataError("features and target have different numbers of events")
     _check_features(table)
-    features, target = table.features, table.target
+    features, target, weight = table.features, table.target, table.weight
+    if weight is not None and not np.all(np.isfinite(weight)):
+        raise DataError("data.weight: NaN or infinite event weights")
     n_samples = getattr(data_spec, "n_samples", None)
     if n_samples is not None and data_spec.source != "jets" and n_samples < len(target):
         keep = np.sort(
             np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False)
         )
         features, target = features[keep], target[keep]
+        weight = weight[keep] if weight is not None else None
     task = data_spec.task if data_spec.task != "auto" else infer_task(target)
     y, classes = _encode(target, task, table.target_name)
     train, val, test = _split_indices(y, task, data_spec.split, data_seed)
@@ -190,9 +203,9 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
         std = np.where(std > 0, std, 1.0)
     x = features.astype(np.float32)
     return Dataset(
-        train=Split(x[train], y_train),
-        val=Split(x[val], y[val]),
-        test=Split(x[test], y[test]),
+        train=Split(x[train], y_train, _part(weight, train)),
+        val=Split(x[val], y[val], _part(weight, val)),
+        test=Split(x[test], y[test], _part(weight, test)),
         task=task,
         feature_names=table.feature_names,
         target_name=table.target_name,

@@ -31,6 +31,7 @@ class Table:
     feature_names: tuple[str, ...]
     target_name: str
     description: str
+    weight: np.ndarray | None = None
 
 
 Loader = Callable[[Any, Path, int], Table]
@@ -119,6 +120,26 @@ def _digits(spec: Any, base_dir: Path, seed: int) -> Table:
 # ----------------------------------------------------------------------------------------- files
 
 
+def _weight_column(
+    frame: Any, spec: Any, names: list[str], columns: list[str], path: Path
+) -> tuple[list[str], np.ndarray | None]:
+    """The feature names without the weight column, and the per-event weights (None if not set)."""
+    if spec.weight is None:
+        return names, None
+    if spec.weight not in columns:
+        raise DataError(
+            f"{path}: data.weight: no column {spec.weight!r}{_did_you_mean(spec.weight, columns)}; "
+            f"columns: {', '.join(columns)}"
+        )
+    if spec.features is not None and spec.weight in names:
+        raise DataError(
+            f"{path}: data.features: the weight column {spec.weight!r} cannot also be a feature"
+        )
+    if frame[spec.weight].dtype.kind not in "biuf":
+        raise DataError(f"{path}: data.weight column {spec.weight!r} is not numeric")
+    return [n for n in names if n != spec.weight], frame[spec.weight].to_numpy(dtype=np.float64)
+
+
 def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
     columns = [str(c) for c in frame.columns]
     if spec.target not in columns:
@@ -141,6 +162,7 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         raise DataError(
             f"{path}: data.features: the target {spec.target!r} cannot also be a feature"
         )
+    names, weight = _weight_column(frame, spec, names, columns, path)
     if not names:
         raise DataError(f"{path}: no feature columns besides the target {spec.target!r}")
     non_numeric = [n for n in names if frame[n].dtype.kind not in "biuf"]
@@ -160,6 +182,7 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         feature_names=tuple(names),
         target_name=spec.target,
         description=f"{spec.source}: {path}",
+        weight=weight,
     )
 
 
@@ -223,7 +246,10 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n.removesuffix(".npy") for n in archive.namelist()]
-            for key, what in ((spec.x, "data.x"), (spec.y, "data.y")):
+            wanted = [(spec.x, "data.x"), (spec.y, "data.y")]
+            if spec.weight is not None:
+                wanted.append((spec.weight, "data.weight"))
+            for key, what in wanted:
                 if key not in names:
                     raise DataError(
                         f"{path}: {what}: no array {key!r}{_did_you_mean(key, names)}; arrays: {', '.join(names)}"
@@ -232,6 +258,7 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
         with np.load(path, allow_pickle=False) as npz:
             x = np.asarray(npz[spec.x])
             y = np.asarray(npz[spec.y])
+            w = np.asarray(npz[spec.weight], dtype=np.float64) if spec.weight else None
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"{path}: cannot read as .npz: {exc}") from None
     except ValueError as exc:
@@ -246,6 +273,10 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
         raise DataError(
             f"{path}: array {spec.y!r} has shape {y.shape}; expected ({len(x)},), one target per event"
         )
+    if w is not None and w.shape != y.shape:
+        raise DataError(
+            f"{path}: array {spec.weight!r} has shape {w.shape}; expected one weight per event"
+        )
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: array {spec.x!r} has dtype {x.dtype}; features must be numeric")
     return Table(
@@ -254,4 +285,5 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
         feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
         target_name=spec.y,
         description=f"npz: {path}",
+        weight=w,
     )

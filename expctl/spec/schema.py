@@ -152,6 +152,11 @@ class TableFile(DataCommon):
     )
     target: str = Field(min_length=1)
     features: list[str] | None = Field(None, min_length=1, description="default: all other columns")
+    weight: str | None = Field(
+        None,
+        min_length=1,
+        description="column of per-event weights, used in the loss and every metric",
+    )
     n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
 
 
@@ -172,6 +177,9 @@ class NpzData(DataCommon):
         "x", min_length=1, description="name of the feature array (n_events, n_features)"
     )
     y: str = Field("y", min_length=1, description="name of the target array (n_events,)")
+    weight: str | None = Field(
+        None, min_length=1, description="name of an array of per-event weights"
+    )
     n_samples: Int | None = Field(None, ge=50)
 
 

@@ -55,6 +55,26 @@ def class_weights(
     return {k: float(value.get(k, 1.0)) for k in range(n_classes)}
 
 
+def event_weights(split: Any, class_weight: dict[int, float] | None) -> Any:
+    """Per-event training weights: the data's event weights times the class weights (None if neither).
+
+    Keras refuses class_weight together with sample_weight, so both become one per-event weight.
+    """
+    import numpy as np
+
+    if split.w is None and class_weight is None:
+        return None
+    w = np.ones(len(split.y)) if split.w is None else np.asarray(split.w, dtype=np.float64)
+    if class_weight is not None:
+        w = (
+            w
+            * np.array([class_weight[k] for k in range(len(class_weight))])[
+                np.asarray(split.y, dtype=np.int64)
+            ]
+        )
+    return w.astype(np.float32)
+
+
 def train(
     model: Any,
     dataset: Any,
@@ -97,17 +117,20 @@ def train(
             start_from_epoch=es.start_from_epoch,
         )
         callbacks.append(early)
-    validation = (dataset.val.x, dataset.val.y) if len(dataset.val) else None
+    weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
+    train_w = event_weights(dataset.train, weights)
+    validation = None
+    if len(dataset.val):
+        val_w = event_weights(dataset.val, weights)
+        validation = (dataset.val.x, dataset.val.y) + ((val_w,) if val_w is not None else ())
     model.fit(
         dataset.train.x,
         dataset.train.y,
+        sample_weight=train_w,
         batch_size=train_spec.batch_size,
         epochs=train_spec.epochs,
         validation_data=validation,
         shuffle=train_spec.shuffle,
-        class_weight=class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
-        if dataset.task != "regression"
-        else None,
         callbacks=callbacks,
         verbose=0,
     )
