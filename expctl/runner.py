@@ -15,8 +15,8 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,22 @@ SUMMARY_METRICS = {
     "multiclass": ("accuracy", "auc", "loss"),
     "regression": ("rmse", "mae", "r2", "loss"),
 }
+
+
+@dataclass(frozen=True)
+class RunHooks:
+    """Ways for `sweep` and `biasvar` to take part in a normal run.
+
+    `dataset`: turns the prepared Dataset into the one trained on (e.g. a bootstrap resample of
+    the training split), called before the run directory exists; `callbacks`: extra Keras
+    callbacks for `fit` (e.g. a pruner fed the per-epoch validation metric).
+    """
+
+    dataset: Callable[[Dataset], Dataset] | None = None
+    callbacks: Sequence[Any] = field(default_factory=tuple)
+
+
+NO_HOOKS = RunHooks()
 
 
 @dataclass(frozen=True)
@@ -68,7 +84,9 @@ def check_against_data(loaded: LoadedSpec, dataset: Dataset) -> None:
         raise SpecError(f"invalid spec {loaded.source}:\n  " + "\n  ".join(problems))
 
 
-def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome:
+def run(
+    loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet, hooks: RunHooks = NO_HOOKS
+) -> RunOutcome:
     """Train and evaluate the spec, writing a new run directory under `output_dir`.
 
     Raises SpecError/DataError (exit 2) before writing anything, RunFailedError (exit 1) when the
@@ -76,6 +94,8 @@ def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome
     """
     spec = loaded.spec
     dataset = prepare(spec.data, loaded.base_dir, spec.seed)
+    if hooks.dataset is not None:
+        dataset = hooks.dataset(dataset)
     check_against_data(loaded, dataset)
 
     _configure_keras(spec.seed)
@@ -90,7 +110,7 @@ def run(loaded: LoadedSpec, output_dir: Path, echo: Echo = _quiet) -> RunOutcome
         atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(spec))
         atomic_write_json(run_dir.file("data.json"), dataset.summary())
         atomic_write_json(run_dir.file("environment.json"), environment(loaded.base_dir))
-        outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo)
+        outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks)
     except RunFailedError:
         raise  # its final status (diverged) is already recorded
     except KeyboardInterrupt:
@@ -144,7 +164,12 @@ def _configure_keras(seed: int) -> None:
 
 
 def _train_and_evaluate(
-    loaded: LoadedSpec, dataset: Dataset, run_dir: RunDir, started: float, echo: Echo
+    loaded: LoadedSpec,
+    dataset: Dataset,
+    run_dir: RunDir,
+    started: float,
+    echo: Echo,
+    hooks: RunHooks,
 ) -> RunOutcome:
     from expctl.models import build_model
     from expctl.training import train
@@ -157,7 +182,7 @@ def _train_and_evaluate(
         write_history(run_dir.file("history.csv"), rows)
         echo(progress_line(rows[-1], epochs))
 
-    result = train(model, dataset, spec.train, on_epoch)
+    result = train(model, dataset, spec.train, on_epoch, hooks.callbacks)
     training = {
         "epochs_trained": result.epochs_trained,
         "best_epoch": result.best_epoch,

@@ -127,3 +127,34 @@ def test_steps_per_execution() -> None:
     assert steps_per_execution(100, 256) == 1
     assert steps_per_execution(12000, 256) == 47
     assert steps_per_execution(10**6, 32) == 64
+
+
+def test_run_hooks_transform_the_dataset_and_add_callbacks(tmp_path) -> None:
+    """`RunHooks.dataset` changes what is trained on; `RunHooks.callbacks` see every epoch."""
+    import dataclasses
+    import json
+
+    from conftest import TINY
+
+    from expctl.runner import RunHooks, run
+    from expctl.spec import LoadedSpec
+
+    loaded = LoadedSpec(spec_from_dict(TINY), "<test>", tmp_path)
+    seen: list[int] = []
+    sizes: list[int] = []
+
+    class Probe(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            seen.append(epoch)
+
+    def half(dataset):
+        sizes.append(len(dataset.train))
+        train = dataset.train
+        keep = slice(0, len(train) // 2)
+        smaller = dataclasses.replace(train, x=train.x[keep], y=train.y[keep])
+        return dataclasses.replace(dataset, train=smaller)
+
+    outcome = run(loaded, tmp_path, hooks=RunHooks(dataset=half, callbacks=[Probe()]))
+    assert seen == [0, 1]
+    data = json.loads((outcome.run_dir / "data.json").read_text())
+    assert data["n_train"] == sizes[0] // 2

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -80,8 +80,12 @@ def train(
     dataset: Any,
     train_spec: Any,
     on_epoch: Callable[[list[dict[str, float]]], None],
+    extra_callbacks: Sequence[Any] = (),
 ) -> TrainResult:
-    """Compile `model` and fit it on the dataset's train split, validating on its val split."""
+    """Compile `model` and fit it on the dataset's train split, validating on its val split.
+
+    `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
+    """
     import keras
 
     from expctl.models.regularizers import make_loss
@@ -117,6 +121,7 @@ def train(
             start_from_epoch=es.start_from_epoch,
         )
         callbacks.append(early)
+    callbacks.extend(extra_callbacks)
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
