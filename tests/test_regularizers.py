@@ -10,6 +10,7 @@ import pytest
 import tensorflow as tf
 
 from expctl.models.regularizers import (
+    BinaryCrossentropyWithSmoothing,
     ChainedConstraint,
     ClipWeights,
     NoisyDense,
@@ -237,24 +238,35 @@ P_MULTI = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.25, 0.5, 0.25]], dtype=
 Y_MULTI = np.array([0, 2, 1])
 
 
-def test_binary_label_smoothing_matches_keras_convention_by_hand() -> None:
+def test_binary_label_smoothing_is_eps_and_one_minus_eps_by_hand() -> None:
     eps = 0.2
-    t = Y_BINARY * (1 - eps) + eps / 2  # hard 0/1 → ε/2, 1-ε/2
-    np.testing.assert_allclose(np.unique(t), [eps / 2, 1 - eps / 2])
+    t = np.where(Y_BINARY == 1, 1 - eps, eps)  # the lecture: hard 0/1 → ε, 1-ε
     hand = -np.mean(t * np.log(P_BINARY) + (1 - t) * np.log(1 - P_BINARY))
-    loss = float(make_loss("binary", eps)(Y_BINARY, P_BINARY))
-    assert loss == pytest.approx(hand, rel=1e-5)
+    loss = make_loss("binary", eps)
+    assert isinstance(loss, BinaryCrossentropyWithSmoothing) and loss.label_smoothing == eps
+    assert float(loss(Y_BINARY, P_BINARY)) == pytest.approx(hand, rel=1e-5)
     assert float(make_loss("binary", 0.0)(Y_BINARY, P_BINARY)) != pytest.approx(hand, rel=1e-3)
+    clone = BinaryCrossentropyWithSmoothing.from_config(loss.get_config())
+    assert float(clone(Y_BINARY, P_BINARY)) == pytest.approx(hand, rel=1e-5)
 
 
 @pytest.mark.parametrize("labels", [Y_MULTI, Y_MULTI[:, None]])
 def test_multiclass_label_smoothing_by_hand_on_integer_labels(labels: np.ndarray) -> None:
     eps, k = 0.3, P_MULTI.shape[1]
-    t = np.eye(k)[Y_MULTI] * (1 - eps) + eps / k
+    t = np.where(np.eye(k)[Y_MULTI] == 1, 1 - eps, eps / (k - 1))
     hand = -np.mean(np.sum(t * np.log(P_MULTI), axis=1))
     loss = make_loss("multiclass", eps)
     assert isinstance(loss, SparseCategoricalCrossentropyWithSmoothing)
     assert float(loss(labels, P_MULTI)) == pytest.approx(hand, rel=1e-5)
+
+
+def test_two_class_smoothing_agrees_with_binary_smoothing() -> None:
+    eps = 0.15
+    p1 = P_BINARY[:, 0]
+    two = np.stack([1 - p1, p1], axis=1)
+    binary = float(make_loss("binary", eps)(Y_BINARY, P_BINARY))
+    multi = float(make_loss("multiclass", eps)(Y_BINARY[:, 0].astype(int), two))
+    assert multi == pytest.approx(binary, rel=1e-5)
 
 
 def test_no_smoothing_gives_keras_plain_losses() -> None:
@@ -270,7 +282,7 @@ def test_make_loss_refuses_what_it_cannot_do() -> None:
     with pytest.raises(ValueError, match="regression"):
         make_loss("regression", 0.1)
     with pytest.raises(ValueError):
-        make_loss("binary", 1.0)
+        make_loss("binary", 0.5)  # 1-ε would no longer be the larger target
     with pytest.raises(ValueError):
         make_loss("ranking", 0.0)
 

@@ -172,6 +172,19 @@ def _part(weight: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
     return None if weight is None else weight[index].astype(np.float64)
 
 
+def standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and std (0 -> 1) of training features: per column of a table, per channel of images.
+
+    Images (n, height, width, channels) get one mean and std per channel over every pixel: a
+    per-pixel std would be ~0 at the edges of MNIST digits and blow up a digit shifted there by
+    augmentation, and pixels are one quantity, so one scale keeps their ratios.
+    """
+    axes = tuple(range(x.ndim - 1)) if x.ndim > 2 else (0,)
+    mean = x.mean(axis=axes, dtype=np.float64)
+    std = x.std(axis=axes, dtype=np.float64)
+    return mean, np.where(std > 0, std, 1.0)
+
+
 def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     """Load, encode, split and standardise the data a spec describes; DataError on bad data."""
     data_seed = data_spec.seed if data_spec.seed is not None else seed
@@ -198,9 +211,7 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
         y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
     mean = std = None
     if data_spec.standardize:
-        mean = features[train].mean(axis=0)
-        std = features[train].std(axis=0)
-        std = np.where(std > 0, std, 1.0)
+        mean, std = standardization(features[train])
     x = features.astype(np.float32)
     return Dataset(
         train=Split(x[train], y_train, _part(weight, train)),

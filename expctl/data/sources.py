@@ -105,6 +105,10 @@ def _jets(spec: Any, base_dir: Path, seed: int) -> Table:
 
 @register("digits")
 def _digits(spec: Any, base_dir: Path, seed: int) -> Table:
+    if spec.images:
+        from expctl.data.images import digits_images
+
+        return digits_images()
     from sklearn.datasets import load_digits
 
     bunch = load_digits()
@@ -115,6 +119,23 @@ def _digits(spec: Any, base_dir: Path, seed: int) -> Table:
         target_name="digit",
         description="digits: scikit-learn's 8x8 handwritten digits (1,797 images, 10 classes)",
     )
+
+
+# ---------------------------------------------------------------------------------------- images
+
+
+@register("mnist")
+def _mnist(spec: Any, base_dir: Path, seed: int) -> Table:
+    from expctl.data.images import load_mnist
+
+    return load_mnist(spec, base_dir, seed)
+
+
+@register("jet_images")
+def _jet_images(spec: Any, base_dir: Path, seed: int) -> Table:
+    from expctl.data.images import jet_images_table
+
+    return jet_images_table(spec.n_samples, spec.image_size, spec.signal_fraction, seed)
 
 
 # ----------------------------------------------------------------------------------------- files

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from expctl.models.cnn import augment_inputs, build_cnn
+
 #: Base spread of the `random_*` and `constant` initializers, multiplied by `initializer.scale`.
 SMALL_INIT = 0.05
 
@@ -114,7 +116,10 @@ def build_mlp(model_spec: Any, x: Any) -> Any:
     return x
 
 
-TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp}
+TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp, "cnn": build_cnn}
+
+#: Per model type, layers applied to the raw inputs before standardisation (e.g. augmentation).
+RAW_INPUT_STAGES: dict[str, Callable[[Any, Any], Any]] = {"cnn": augment_inputs}
 
 
 @dataclass(frozen=True)
@@ -158,8 +163,10 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
     """The uncompiled keras.Model for a spec's `model` section and a prepared Dataset."""
     import keras
 
-    inputs = keras.Input(shape=(dataset.n_features,), name="features")
+    inputs = keras.Input(shape=dataset.train.x.shape[1:], name="features")  # (d,) or (h, w, c)
     x = inputs
+    if model_spec.type in RAW_INPUT_STAGES:
+        x = RAW_INPUT_STAGES[model_spec.type](model_spec, x)
     if dataset.mean is not None:
         x = keras.layers.Normalization(
             mean=dataset.mean, variance=dataset.std**2, name="standardize"

@@ -164,13 +164,37 @@ class NoisyDense(keras.layers.Dense):
 
 
 @keras.saving.register_keras_serializable(package="expctl")
-class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
-    """Categorical crossentropy on integer labels, with Keras' label smoothing.
+class BinaryCrossentropyWithSmoothing(keras.losses.BinaryCrossentropy):
+    """Binary crossentropy whose hard targets 0/1 become ε and 1-ε (the lecture's smooth labels).
 
-    Keras 3.15's `SparseCategoricalCrossentropy` has no `label_smoothing`, so the integer
-    targets are one-hot encoded (K = the number of predicted classes) and passed to
-    `categorical_crossentropy`, which smooths them to y(1-ε) + ε/K. The targets stay integers,
-    so `SparseCategoricalAccuracy` keeps working.
+    Keras' own `label_smoothing` s maps y to y(1-s) + s/2, so s = 2ε gives exactly ε, 1-ε;
+    this class stores and reports ε itself, so the saved model says what the spec said.
+    """
+
+    def __init__(
+        self, label_smoothing: float = 0.0, name: str = "binary_crossentropy", **kwargs: Any
+    ) -> None:
+        if not 0 <= label_smoothing < 0.5:
+            raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+        kwargs.pop("from_logits", None)
+        super().__init__(label_smoothing=2 * float(label_smoothing), name=name, **kwargs)
+        self.label_smoothing = float(label_smoothing)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config["label_smoothing"] = self.label_smoothing
+        return config
+
+
+@keras.saving.register_keras_serializable(package="expctl")
+class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
+    """Categorical crossentropy on integer labels with smooth targets: 1-ε for the true class,
+    ε/(K-1) for each of the K-1 others (K = the number of predicted classes).
+
+    For K = 2 these are the lecture's ε and 1-ε, as `BinaryCrossentropyWithSmoothing`. Keras
+    3.15's `SparseCategoricalCrossentropy` has no smoothing (and Keras' convention, y(1-ε) + ε/K,
+    is not the lecture's), so the targets are built here; the labels stay integers, so
+    `SparseCategoricalAccuracy` keeps working.
     """
 
     def __init__(
@@ -190,10 +214,11 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
         # Labels arrive as (batch,) or (batch, 1); one_hot wants (batch,).
         if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
             y_true = ops.squeeze(y_true, axis=-1)
-        one_hot = ops.one_hot(ops.cast(y_true, "int32"), y_pred.shape[-1], dtype=y_pred.dtype)
-        return keras.losses.categorical_crossentropy(
-            one_hot, y_pred, from_logits=self.from_logits, label_smoothing=self.label_smoothing
-        )
+        k = y_pred.shape[-1]
+        one_hot = ops.one_hot(ops.cast(y_true, "int32"), k, dtype=y_pred.dtype)
+        eps = self.label_smoothing
+        target = one_hot * (1.0 - eps) + (1.0 - one_hot) * (eps / max(k - 1, 1))
+        return keras.losses.categorical_crossentropy(target, y_pred, from_logits=self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
         config = super().get_config()
@@ -204,16 +229,17 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
 def make_loss(task: str, label_smoothing: float = 0.0) -> keras.losses.Loss:
     """The training loss of a task ("binary", "multiclass", "regression"), with label smoothing.
 
-    expctl follows Keras' convention, not the lecture's: smoothing ε pulls the targets towards
-    uniform, y → y(1-ε) + ε/K with K classes, so binary hard labels 0/1 become ε/2 and 1-ε/2
-    (the lecture writes ε and 1-ε, i.e. Keras' 2ε). Smoothing is deterministic, not the
-    lecture's random ε ~ N(0, σ_ε). With ε = 0 the result is Keras' plain loss, unchanged.
-    Regression has no labels to smooth: ε > 0 raises ValueError.
+    The lecture's smooth labels: hard targets become ε (wrong classes, ε/(K-1) each with K
+    classes) and 1-ε (the true class). Smoothing is deterministic, not the lecture's random
+    ε ~ N(0, σ_ε). With ε = 0 the result is Keras' plain loss, unchanged. Regression has no
+    labels to smooth: ε > 0 raises ValueError.
     """
-    if not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing}")
+    if not 0 <= label_smoothing < 0.5:
+        raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
     if task == "binary":
-        return keras.losses.BinaryCrossentropy(label_smoothing=label_smoothing)
+        if label_smoothing == 0:
+            return keras.losses.BinaryCrossentropy()
+        return BinaryCrossentropyWithSmoothing(label_smoothing)
     if task == "multiclass":
         if label_smoothing == 0:
             return keras.losses.SparseCategoricalCrossentropy()

@@ -124,6 +124,10 @@ class DataCommon(Section):
         0.0, ge=0, lt=1, description="flip this fraction of the training labels (never val/test)"
     )
 
+    def layout(self) -> str:
+        """What the features look like: "table" or "image" (see SOURCE_LAYOUTS)."""
+        return SOURCE_LAYOUTS[self.source]  # type: ignore[attr-defined]
+
 
 class JetsData(DataCommon):
     """Built-in synthetic W-jet vs QCD-jet features (see docs/jets.md)."""
@@ -138,10 +142,20 @@ class JetsData(DataCommon):
 
 
 class DigitsData(DataCommon):
-    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes), as 64 features."""
+    """scikit-learn's bundled 8x8 handwritten digits (1,797 images, 10 classes).
+
+    As 64 features (pixels 0..16) for an `mlp`, or with `images: true` as (n, 8, 8, 1) images
+    with pixels scaled to [0, 1] for a `cnn`.
+    """
 
     source: Literal["digits"] = "digits"
     n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+    images: Bool = Field(
+        False, description="true: (n, 8, 8, 1) images in [0, 1] for a cnn; false: 64 features"
+    )
+
+    def layout(self) -> str:
+        return "image" if self.images else "table"
 
 
 class TableFile(DataCommon):
@@ -183,12 +197,74 @@ class NpzData(DataCommon):
     n_samples: Int | None = Field(None, ge=50)
 
 
+class MnistData(DataCommon):
+    """MNIST from a Keras-layout .npz (x_train, y_train, x_test, y_test), pixels scaled to [0, 1].
+
+    The official train and test sets are joined and split again by `split` (seeded, stratified).
+    """
+
+    source: Literal["mnist"] = "mnist"
+    path: str = Field(
+        "mnist.npz",
+        min_length=1,
+        description="relative paths: spec folder, then $EXPCTL_DATA_DIR, then Keras' dataset cache",
+    )
+    n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+    download: Bool = Field(
+        False,
+        description="when the file is found nowhere, let Keras download MNIST (needs the internet)",
+    )
+
+
+class JetImagesData(DataCommon):
+    """Built-in synthetic calorimeter jet images: 2-prong W jets (signal) vs 1-prong QCD jets."""
+
+    source: Literal["jet_images"] = "jet_images"
+    n_samples: Int = Field(20000, ge=50, le=1_000_000)
+    image_size: Int = Field(
+        25, ge=8, le=128, description="pixels per side; the image always spans ±1.25 in η and φ"
+    )
+    signal_fraction: Float = Field(0.5, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _bounded_memory(self) -> JetImagesData:
+        pixels = self.n_samples * self.image_size**2
+        if pixels > MAX_GENERATED_PIXELS:
+            raise ValueError(
+                f"n_samples x image_size² is {pixels:,} pixels, over {MAX_GENERATED_PIXELS:,} "
+                f"({MAX_GENERATED_PIXELS * 4 / 1e9:g} GB as float32): use fewer or smaller images"
+            )
+        return self
+
+
+#: Upper bound on the pixels a built-in image generator may produce (float32: 2 GB).
+MAX_GENERATED_PIXELS = 500_000_000
+
+
 DATA_SOURCES: dict[str, type[DataCommon]] = {
     "jets": JetsData,
     "digits": DigitsData,
     "csv": CsvData,
     "parquet": ParquetData,
     "npz": NpzData,
+    "mnist": MnistData,
+    "jet_images": JetImagesData,
+}
+
+#: What each source's features look like: a "table" (n_events, n_features) or "image"s
+#: (n_events, height, width, channels). Models say which layout they take in MODEL_INPUTS.
+SOURCE_LAYOUTS: dict[str, str] = {
+    "jets": "table",
+    "digits": "table",
+    "csv": "table",
+    "parquet": "table",
+    "npz": "table",
+    "mnist": "image",
+    "jet_images": "image",
+}
+LAYOUT_SHAPES: dict[str, str] = {
+    "table": "a table of features (n_events, n_features)",
+    "image": "images (n_events, height, width, channels)",
 }
 
 
@@ -252,7 +328,117 @@ class MlpModel(Section):
         return list(value) if isinstance(value, list) else [value] * len(self.hidden)
 
 
-MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel}
+class ConvLayerSpec(Section):
+    """One convolution: `filters` kernels, then batch norm, the activation, max-pooling, dropout."""
+
+    filters: Int = Field(ge=1, le=4096)
+    kernel_size: Int = Field(3, ge=1, le=15)
+    padding: Literal["same", "valid"] = Field(
+        "same", description="same keeps height and width; valid shrinks them by kernel_size - 1"
+    )
+    batch_norm: Bool = Field(
+        False, description="batch normalisation between the convolution and its activation"
+    )
+    pool: Int = Field(1, ge=1, le=8, description="max-pooling window after the layer; 1: none")
+    dropout: Float = Field(0.0, ge=0, lt=1)
+    l2: Float = Field(0.0, ge=0, description="L2 penalty on this layer's kernel")
+
+
+FLIPS = ("none", "horizontal", "vertical", "horizontal_and_vertical")
+
+
+class AugmentSpec(Section):
+    """Random changes to each training image (Keras preprocessing layers); off at inference.
+
+    Applied to the raw pixels (in [0, 1] for expctl's image sources) before standardisation;
+    pixels moved in from outside the image are 0 (empty). A transformation is only harmless when
+    the label does not change under it: a full-turn rotation or a flip turns a 6 into a 9 or
+    mirrors letters, while jet images are (nearly) symmetric under both.
+    """
+
+    flip: Literal[FLIPS] = "none"  # type: ignore[valid-type]
+    rotation: Float = Field(
+        0.0,
+        ge=0,
+        le=0.5,
+        description="max angle as a fraction of a full turn (Keras): 0.05 is ±18°; 0.5 any angle",
+    )
+    translation: Float = Field(
+        0.0, ge=0, le=0.5, description="max shift, as a fraction of the height and of the width"
+    )
+    zoom: Float = Field(
+        0.0, ge=0, le=0.5, description="max zoom in or out, as a fraction of the size"
+    )
+    contrast: Float = Field(
+        0.0, ge=0, le=1, description="scale each image's deviations from its mean by 1 ± this"
+    )
+    noise: Float = Field(0.0, ge=0, le=1, description="std of Gaussian noise added to every pixel")
+
+
+class CnnModel(MlpModel):
+    """A convolutional network for images: conv layers, then dense hidden layers as in `mlp`.
+
+    `dropout`, `l1`, `l2` apply to the dense hidden layers (conv layers have their own),
+    `weight_noise` to the dense layers only; `initializer`, `weight_clip` and `max_norm`
+    (per filter) to every layer.
+    """
+
+    type: Literal["cnn"] = "cnn"  # type: ignore[assignment]
+    hidden: list[Annotated[int, Strict(), Field(ge=1, le=100_000)]] = Field(
+        default_factory=lambda: [128], max_length=64
+    )
+    conv: list[ConvLayerSpec] = Field(
+        default_factory=lambda: [
+            ConvLayerSpec(filters=32, pool=2),
+            ConvLayerSpec(filters=64, pool=2),
+        ],
+        min_length=1,
+        max_length=32,
+    )
+    global_pool: Literal["none", "average", "max"] = Field(
+        "none",
+        description="how the last feature maps feed the dense layers: none flattens them",
+    )
+    augment: AugmentSpec = AugmentSpec()
+
+    def shape_problems(self, shape: tuple[int, ...]) -> list[str]:
+        """Problems with the conv layers for images of this (height, width, channels)."""
+        height, width = shape[0], shape[1]
+        for i, layer in enumerate(self.conv):
+            if layer.padding == "valid":
+                height, width = height - layer.kernel_size + 1, width - layer.kernel_size + 1
+            if min(height, width) < 1:
+                return [
+                    f"model.conv[{i}]: a {shape[0]}x{shape[1]} image has no pixels left here "
+                    f"(kernel_size {layer.kernel_size}, padding valid); "
+                    "use padding same or fewer layers"
+                ]
+            height, width = height // layer.pool, width // layer.pool
+            if min(height, width) < 1:
+                return [
+                    f"model.conv[{i}]: pool {layer.pool} leaves no pixels of the "
+                    f"{shape[0]}x{shape[1]} image; use a smaller pool or fewer pooling layers"
+                ]
+        return []
+
+
+MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel, "cnn": CnnModel}
+
+#: The feature layout each model type takes (see SOURCE_LAYOUTS).
+MODEL_INPUTS: dict[str, str] = {"mlp": "table", "cnn": "image"}
+
+
+def layout_problem(model_type: str, layout: str, where: str) -> str | None:
+    """Why `model.type` cannot take features of this layout (None if it can)."""
+    wanted = MODEL_INPUTS.get(model_type)
+    if wanted is None or layout == wanted:
+        return None
+    fits = [t for t, needs in MODEL_INPUTS.items() if needs == layout]
+    hint = f"use model.type {' or '.join(fits)}" if fits else "no model type takes them"
+    return (
+        f"model.type {model_type} takes {LAYOUT_SHAPES[wanted]}, but {where} gives "
+        f"{LAYOUT_SHAPES.get(layout, layout)}: {hint}"
+    )
 
 
 # ------------------------------------------------------------------------------------- training
@@ -394,8 +580,8 @@ class TrainSpec(Section):
     label_smoothing: Float = Field(
         0.0,
         ge=0,
-        lt=1,
-        description="classification: hard targets 0/1 become ε/K and 1-ε+ε/K (Keras)",
+        lt=0.5,
+        description="classification: hard targets 0/1 become ε and 1-ε (ε/(K-1) per wrong class)",
     )
     class_weight: ClassWeight = Field(
         None, description="balanced, or {class index: weight}; classification only"
@@ -440,6 +626,26 @@ class Spec(Section):
                 "give the validation split a fraction, or monitor a training metric"
             )
         return self
+
+    @model_validator(mode="after")
+    def _model_fits_data(self) -> Spec:
+        layout = self.data.layout()
+        problem = layout_problem(self.model.type, layout, f"data.source {self.data.source}")
+        if problem and "images" in type(self.data).model_fields:
+            wanted = MODEL_INPUTS[self.model.type] == "image"
+            problem += f", or set data.images: {'true' if wanted else 'false'}"
+        if problem:
+            raise ValueError(problem)
+        return self
+
+    def check_input_shape(self, shape: tuple[int, ...]) -> list[str]:
+        """Problems with the model for one event's feature shape (known once data is read)."""
+        layout = {1: "table", 3: "image"}.get(len(shape), f"arrays of shape {shape}")
+        problem = layout_problem(self.model.type, layout, "the data")
+        if problem:
+            return [problem]
+        check = getattr(self.model, "shape_problems", None)
+        return check(tuple(shape)) if check is not None else []
 
     def check_task(self, task: str) -> list[str]:
         """Problems with keys that do not apply to the data's task (known once data is read)."""
