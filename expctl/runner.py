@@ -93,7 +93,7 @@ def run(
     run started but failed or diverged; KeyboardInterrupt is recorded as `interrupted` and re-raised.
     """
     spec = loaded.spec
-    dataset = prepare(spec.data, loaded.base_dir, spec.seed)
+    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.model.heads or ())
     if hooks.dataset is not None:
         dataset = hooks.dataset(dataset)
     check_against_data(loaded, dataset)
@@ -195,14 +195,29 @@ def _train_and_evaluate(
         run_dir.finish("diverged", time.perf_counter() - started, error=reason, training=training)
         raise RunFailedError(f"run {run_dir.path} {reason}")
 
-    scores = _predict(model, dataset.test.x, dataset.task)
+    head_scores = _predict_heads(model, dataset, dataset.test.x)
+    scores = head_scores[dataset.heads[0].name] if dataset.heads else head_scores[""]
     metrics = {
         **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold, dataset.test.w),
         **training,
     }
+    if dataset.heads:
+        # the main (first) head's metrics stay at the top level, for list/compare/roc
+        metrics["heads"] = {
+            h.name: {"task": h.task, "target": h.target}
+            | evaluate(
+                h.task,
+                dataset.test.targets[h.name],
+                head_scores[h.name],
+                spec.evaluate.threshold,
+                dataset.test.w,
+            )
+            for h in dataset.heads
+        }
+    metrics.update(technique_metrics(model, dataset, spec))
     figures: dict[str, Any] = {}
     if dataset.task == "binary":
-        train_scores = _predict(model, dataset.train.x, dataset.task)
+        train_scores = _main_scores(model, dataset, dataset.train.x)
         extra, figures = binary_diagnostics(dataset, train_scores, scores, metrics, spec)
         metrics.update(extra)
     elif dataset.task == "multiclass":
@@ -213,7 +228,7 @@ def _train_and_evaluate(
             metrics["confusion_matrix"], names, title=f"{spec.name} (test)"
         )
     atomic_write_json(run_dir.file("metrics.json"), metrics)
-    _save_predictions(run_dir.file("predictions.npz"), dataset, scores)
+    _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
     atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
     _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
     for name, figure in figures.items():
@@ -228,6 +243,23 @@ def _train_and_evaluate(
 def _predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
     out = np.asarray(model.predict(x, batch_size=8192, verbose=0), dtype=np.float64)
     return out[:, 0] if task in ("binary", "regression") else out
+
+
+def _predict_heads(model: Any, dataset: Dataset, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores by head name (one model call); a single-output model's under ""."""
+    if not dataset.heads:
+        return {"": _predict(model, x, dataset.task)}
+    out = model.predict(x, batch_size=8192, verbose=0)
+    scores = {}
+    for h in dataset.heads:
+        values = np.asarray(out[h.name], dtype=np.float64)
+        scores[h.name] = values[:, 0] if h.task in ("binary", "regression") else values
+    return scores
+
+
+def _main_scores(model: Any, dataset: Dataset, x: np.ndarray) -> np.ndarray:
+    scores = _predict_heads(model, dataset, x)
+    return scores[dataset.heads[0].name] if dataset.heads else scores[""]
 
 
 def evaluate(
@@ -251,8 +283,69 @@ def evaluate(
     return evaluators[task]()
 
 
-def _save_predictions(path: Path, dataset: Dataset, scores: np.ndarray) -> None:
+#: Test metrics recomputed on FGSM-perturbed events, per task (metrics.json: adversarial_<key>).
+ADVERSARIAL_KEYS = {
+    "binary": ("accuracy", "auc", "loss"),
+    "multiclass": ("accuracy", "loss"),
+    "regression": ("rmse", "mae", "loss"),
+}
+
+
+def adversarial_evaluation(
+    model: Any,
+    split: Any,
+    task: str,
+    epsilon: float,
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Test metrics at FGSM strength ε: each event x becomes x + ε·σ·sign(∇ₓJ(θ, x, y)).
+
+    J is the task's plain loss (no smoothing), its gradient taken in inference mode, σ the
+    model's standardisation (so ε is in standard deviations of each input); the metrics are
+    exactly `evaluate`'s, event weights included, on the perturbed events.
+    """
+    from expctl.models.regularizers import make_loss
+    from expctl.training.adversarial import fgsm_perturb
+
+    x_adv = fgsm_perturb(model, split.x, split.y, make_loss(task), epsilon)
+    attacked = evaluate(task, split.y, _predict(model, x_adv, task), threshold, split.w)
+    return {
+        "adversarial_epsilon": float(epsilon),
+        **{f"adversarial_{key}": attacked[key] for key in ADVERSARIAL_KEYS[task]},
+    }
+
+
+def technique_metrics(model: Any, dataset: Dataset, spec: Any) -> dict[str, Any]:
+    """metrics.json entries of the training techniques the spec switches on."""
+    out: dict[str, Any] = {}
+    pruning = spec.train.pruning
+    if pruning is not None:
+        from expctl.training.pruning import sparsity
+
+        out["sparsity"] = sparsity(model, prune_output=pruning.prune_output)
+        out["target_sparsity"] = pruning.target_sparsity
+    adversarial = spec.train.adversarial
+    if adversarial is not None:
+        out.update(
+            adversarial_evaluation(
+                model, dataset.test, dataset.task, adversarial.epsilon, spec.evaluate.threshold
+            )
+        )
+    return out
+
+
+def _save_predictions(
+    path: Path,
+    dataset: Dataset,
+    scores: np.ndarray,
+    head_scores: dict[str, np.ndarray] | None = None,
+) -> None:
+    """predictions.npz: y_true, y_score (the main head), weight, classes; and with several
+    heads `y_true_<head>`, `y_score_<head>` for each."""
     arrays: dict[str, np.ndarray] = {"y_true": dataset.test.y, "y_score": scores}
+    for h in dataset.heads:
+        arrays[f"y_true_{h.name}"] = dataset.test.targets[h.name]
+        arrays[f"y_score_{h.name}"] = (head_scores or {})[h.name]
     if dataset.test.w is not None:
         arrays["weight"] = dataset.test.w
     if dataset.classes is not None:
@@ -291,9 +384,12 @@ def progress_line(row: dict[str, float], epochs: int) -> str:
     """One line per epoch: the losses, the main validation metrics, the learning rate, the time."""
     width = len(str(epochs))
     parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae"):
+    heads = [k for k in row if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae"))]
+    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae", *heads):
         if key in row:
             parts.append(f"{key} {row[key]:.4f}")
+    if "sparsity" in row:
+        parts.append(f"sparsity {row['sparsity']:.3f}")
     parts.append(f"lr {row['learning_rate']:.2e}")
     parts.append(f"{row['epoch_time_s']:.1f}s")
     return "  ".join(parts)
@@ -437,7 +533,18 @@ def summary_lines(outcome: RunOutcome) -> list[str]:
         )
     shown = [k for k in SUMMARY_METRICS[outcome.task] if k in metrics]
     lines.append("test " + "  ".join(f"{k} {_show(metrics[k])}" for k in shown))
+    for name, head in (metrics.get("heads") or {}).items():
+        task = head.get("task", "regression")
+        keys = [k for k in SUMMARY_METRICS[task] if k in head][:4]
+        lines.append(f"  head {name}: " + "  ".join(f"{k} {_show(head[k])}" for k in keys))
+    extra = [k for k in TECHNIQUE_METRICS if k in metrics]
+    if extra:
+        lines.append("  " + "  ".join(f"{k} {_show(metrics[k])}" for k in extra))
     return lines
+
+
+#: Technique metrics shown after the test metrics when present.
+TECHNIQUE_METRICS = ("sparsity", "adversarial_epsilon", "adversarial_accuracy", "adversarial_auc")
 
 
 def _show(value: Any) -> str:

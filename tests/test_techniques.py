@@ -187,3 +187,65 @@ def test_event_weights_enter_the_loss_and_every_metric(write_spec, tmp_path: Pat
     h_weighted = pd.read_csv(weighted / "history.csv")["loss"]
     h_plain = pd.read_csv(plain / "history.csv")["loss"]
     assert not np.allclose(h_weighted, h_plain)
+
+
+def test_adversarial_and_pruning_from_the_spec(write_spec, tmp_path: Path) -> None:
+    """FGSM training + pruning: metrics.json reports robustness at ε and the reached sparsity."""
+    extra = {
+        "model": {"hidden": [32, 16]},
+        "train": {
+            "epochs": 3,
+            "adversarial": {"epsilon": 0.2, "weight": 0.5},
+            "pruning": {"target_sparsity": 0.7, "start_epoch": 1, "end_epoch": 3},
+        },
+    }
+    run = run_spec(write_spec, tmp_path, extra)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["sparsity"] == pytest.approx(0.7, abs=0.01)
+    assert metrics["target_sparsity"] == 0.7
+    assert metrics["adversarial_epsilon"] == 0.2
+    # the attack makes things worse, never better, on a trained classifier
+    assert metrics["adversarial_auc"] < metrics["auc"]
+    assert metrics["adversarial_loss"] > metrics["loss"]
+    history = pd.read_csv(run / "history.csv")
+    # epoch 1 trains dense, epoch 2 at s(2) = 0.7·(1 - 1/8), epoch 3 at the target
+    np.testing.assert_allclose(history["sparsity"], [0.0, 0.6125, 0.7], atol=0.01)
+    from expctl.models.io import load_model
+    from expctl.training.pruning import sparsity
+
+    model = load_model(run / "model.keras")  # a plain model: no trainer, no masks
+    assert sparsity(model) == pytest.approx(metrics["sparsity"])
+    spec_text = (run / "spec.yaml").read_text()
+    assert "adversarial:" in spec_text and "target_sparsity: 0.7" in spec_text
+
+
+@pytest.mark.parametrize(
+    ("train", "expect"),
+    [
+        (
+            {"epochs": 5, "pruning": {"target_sparsity": 0.5, "end_epoch": 6}},
+            "train.pruning.end_epoch (6) must be at most train.epochs (5)",
+        ),
+        (
+            {
+                "epochs": 9,
+                "pruning": {"target_sparsity": 0.5, "end_epoch": 6},
+                "early_stopping": {"monitor": "val_loss", "start_from_epoch": 2},
+            },
+            "start_from_epoch (2) must be at least 5",
+        ),
+        ({"adversarial": {"epsilon": 0}}, "train.adversarial.epsilon"),
+        ({"adversarial": {"method": "pgd"}}, "train.adversarial.method"),
+        ({"pruning": {"target_sparsity": 1.0}}, "train.pruning.target_sparsity"),
+    ],
+)
+def test_adversarial_and_pruning_keys_are_validated(
+    write_spec, tmp_path: Path, train: dict, expect: str
+) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["run", str(write_spec({"train": train})), "--output-dir", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert expect in result.output
+    assert not out.exists() or not any(out.iterdir())

@@ -8,6 +8,9 @@ only, so nothing about validation or test events leaks into training.
 
 from __future__ import annotations
 
+import dataclasses
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,9 +29,29 @@ class Split:
     x: np.ndarray
     y: np.ndarray
     w: np.ndarray | None = None  # per-event weights (HEP), None when unweighted
+    #: multitask: each head's encoded target (y is the first head's); None for one output
+    targets: dict[str, np.ndarray] | None = None
 
     def __len__(self) -> int:
         return len(self.y)
+
+
+@dataclass(frozen=True)
+class HeadData:
+    """One multitask head as the data sees it: its encoded classes, and its target's spread."""
+
+    name: str
+    task: str
+    target: str
+    classes: tuple[Any, ...] | None
+    loss_weight: float
+    #: regression: mean and std of the target on the training split (the output's scale)
+    mean: float = 0.0
+    std: float = 1.0
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes) if self.classes is not None else 0
 
 
 @dataclass(frozen=True)
@@ -46,6 +69,7 @@ class Dataset:
     std: np.ndarray | None
     description: str
     extra: dict[str, Any] = field(default_factory=dict)
+    heads: tuple[HeadData, ...] = ()
 
     @property
     def n_features(self) -> int:
@@ -77,6 +101,18 @@ class Dataset:
                 name: float(np.sum(part.w))
                 for name, part in (("train", self.train), ("val", self.val), ("test", self.test))
             }
+        if self.heads:
+            out["heads"] = [
+                {
+                    "name": h.name,
+                    "task": h.task,
+                    "target": h.target,
+                    "loss_weight": h.loss_weight,
+                    **({"classes": _plain(h.classes)} if h.classes is not None else {}),
+                    **({"mean": h.mean, "std": h.std} if h.task == "regression" else {}),
+                }
+                for h in self.heads
+            ]
         out.update(self.extra)
         if self.mean is not None:
             out["standardization"] = {"mean": self.mean.tolist(), "std": self.std.tolist()}
@@ -168,6 +204,48 @@ def flip_labels(
     return out, n_flip
 
 
+def _plain(values: tuple[Any, ...]) -> list[Any]:
+    return [v.item() if isinstance(v, np.generic) else v for v in values]
+
+
+def _head_columns(table: Table, heads: Sequence[Any], explicit_features: bool) -> Table:
+    """Each head's raw target column; a head's target is never also a feature.
+
+    A target is looked up among the table's columns, its target and (unless data.features was
+    given, then it is an error) its features, from which it is then removed.
+    """
+    names = list(table.feature_names)
+    available = {**table.columns, table.target_name: table.target}
+    drop = []
+    for head in heads:
+        if head.target in available:
+            continue
+        if head.target in names:
+            if explicit_features:
+                raise DataError(
+                    f"model.heads: {head.name!r} predicts {head.target!r}, which data.features "
+                    "also lists: a target cannot be an input"
+                )
+            drop.append(names.index(head.target))
+            continue
+        choices = sorted({*available, *names})
+        close = difflib.get_close_matches(head.target, choices, n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise DataError(
+            f"model.heads: {head.name!r}: no column {head.target!r}{hint}; "
+            f"columns: {', '.join(choices)}"
+        )
+    keep = [j for j in range(len(names)) if j not in drop]
+    columns = dict(available)
+    columns.update({names[j]: table.features[:, j] for j in drop})
+    return dataclasses.replace(
+        table,
+        features=table.features[:, keep],
+        feature_names=tuple(names[j] for j in keep),
+        columns=columns,
+    )
+
+
 def _part(weight: np.ndarray | None, index: np.ndarray) -> np.ndarray | None:
     return None if weight is None else weight[index].astype(np.float64)
 
@@ -185,10 +263,38 @@ def standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, np.where(std > 0, std, 1.0)
 
 
-def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
-    """Load, encode, split and standardise the data a spec describes; DataError on bad data."""
+def _encode_heads(
+    table: Table, heads: Sequence[Any], train: np.ndarray
+) -> tuple[tuple[HeadData, ...], dict[str, np.ndarray]]:
+    """Each head's encoded target over all events, and what the model needs to know of it."""
+    out, encoded = [], {}
+    for head in heads:
+        values, classes = _encode(table.columns[head.target], head.task, head.target)
+        mean, std = 0.0, 1.0
+        if head.task == "regression":
+            values = values.astype(np.float64)
+            mean, std = float(values[train].mean()), float(values[train].std())
+            std = std if std > 0 else 1.0
+        encoded[head.name] = values
+        out.append(
+            HeadData(head.name, head.task, head.target, classes, head.loss_weight, mean, std)
+        )
+    return tuple(out), encoded
+
+
+def prepare(data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = ()) -> Dataset:
+    """Load, encode, split and standardise the data a spec describes; DataError on bad data.
+
+    With `heads` (the spec's model.heads) each head's target is encoded on its own; the first
+    head's is the main target (split stratification, `Split.y`, the dataset's task).
+    """
     data_seed = data_spec.seed if data_spec.seed is not None else seed
     table = load_table(data_spec, base_dir, data_seed)
+    if heads:
+        table = _head_columns(table, heads, getattr(data_spec, "features", None) is not None)
+        table = dataclasses.replace(
+            table, target=table.columns[heads[0].target], target_name=heads[0].target
+        )
     if len(table.target) != len(table.features):
         raise DataError("features and target have different numbers of events")
     _check_features(table)
@@ -202,6 +308,12 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
         )
         features, target = features[keep], target[keep]
         weight = weight[keep] if weight is not None else None
+        if heads:
+            table = dataclasses.replace(
+                table, columns={k: v[keep] for k, v in table.columns.items()}
+            )
+    if heads:
+        data_spec = data_spec.model_copy(update={"task": heads[0].task})
     task = data_spec.task if data_spec.task != "auto" else infer_task(target)
     y, classes = _encode(target, task, table.target_name)
     train, val, test = _split_indices(y, task, data_spec.split, data_seed)
@@ -213,10 +325,19 @@ def prepare(data_spec: Any, base_dir: Path, seed: int) -> Dataset:
     if data_spec.standardize:
         mean, std = standardization(features[train])
     x = features.astype(np.float32)
+    head_data, encoded = _encode_heads(table, heads, train)
+    parts = {"train": train, "val": val, "test": test}
+
+    def split(name: str, yy: np.ndarray) -> Split:
+        index = parts[name]
+        targets = {h: values[index] for h, values in encoded.items()} if heads else None
+        return Split(x[index], yy, _part(weight, index), targets)
+
     return Dataset(
-        train=Split(x[train], y_train, _part(weight, train)),
-        val=Split(x[val], y[val], _part(weight, val)),
-        test=Split(x[test], y[test], _part(weight, test)),
+        train=split("train", y_train),
+        val=split("val", y[val]),
+        test=split("test", y[test]),
+        heads=head_data,
         task=task,
         feature_names=table.feature_names,
         target_name=table.target_name,

@@ -11,7 +11,7 @@ import difflib
 import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,8 @@ class Table:
     target_name: str
     description: str
     weight: np.ndarray | None = None
+    #: other named columns (not features, target or weight) that model.heads may predict
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 Loader = Callable[[Any, Path, int], Table]
@@ -97,6 +99,7 @@ def _jets(spec: Any, base_dir: Path, seed: int) -> Table:
     return Table(
         features=frame[names].to_numpy(dtype=np.float64),
         target=frame[spec.target].to_numpy(),
+        columns={c: frame[c].to_numpy() for c in frame.columns if c not in names},
         feature_names=tuple(names),
         target_name=spec.target,
         description=f"jets: {spec.n_samples} synthetic W-jet (signal) vs QCD-jet (background) events",
@@ -204,6 +207,11 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         target_name=spec.target,
         description=f"{spec.source}: {path}",
         weight=weight,
+        columns={
+            c: frame[c].to_numpy()
+            for c in columns
+            if c not in names and c != spec.weight and frame[c].dtype.kind in "biufO"
+        },
     )
 
 

@@ -175,6 +175,9 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         # after standardisation, so the noise is in units of each feature's spread
         x = keras.layers.GaussianNoise(model_spec.input_noise, name="input_noise")(x)
     x = TRUNKS[model_spec.type](model_spec, x)
+    if dataset.heads:
+        outputs = {h.name: _head_output(model_spec, h, x) for h in dataset.heads}
+        return keras.Model(inputs, outputs, name=f"{model_spec.type}_multitask")
     head = HEADS[dataset.task]
     outputs = keras.layers.Dense(
         head.units(dataset.n_classes),
@@ -184,3 +187,23 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name=f"{model_spec.type}_{dataset.task}")
+
+
+def _head_output(model_spec: Any, head: Any, x: Any) -> Any:
+    """One multitask output, named after its head; a regression output is in its target's
+    units: the dense layer predicts the standardised target and a Rescaling layer undoes it."""
+    import keras
+
+    task = HEADS[head.task]
+    dense = keras.layers.Dense(
+        task.units(head.n_classes),
+        activation=task.activation,
+        kernel_initializer=make_initializer(model_spec.initializer),
+        dtype="float32",
+        name=head.name if head.task != "regression" else f"{head.name}_standardized",
+    )(x)
+    if head.task != "regression":
+        return dense
+    return keras.layers.Rescaling(
+        scale=head.std, offset=head.mean, dtype="float32", name=head.name
+    )(dense)

@@ -22,6 +22,7 @@ from pydantic import (
 
 from expctl.spec.base import Bool, Float, Int, Section, tagged
 from expctl.spec.schedules import SCHEDULES, ConstantSchedule, ScheduleSpec
+from expctl.spec.techniques import AdversarialSpec, PruningSpec
 
 #: Run names end up in directory names: no separators, no dots at the start, bounded length.
 RunName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -280,6 +281,26 @@ class InitializerSpec(Section):
     )
 
 
+class HeadSpec(Section):
+    """One output of a multitask model: its own target column, task, loss and metrics.
+
+    The heads share the trunk (hidden layers); the training loss is Σ loss_weight·J_head, where a
+    regression head's mean squared error is divided by its target's training variance (so it is
+    dimensionless: 1 for always predicting the mean) and its output is in the target's units.
+    """
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z][A-Za-z0-9_]{0,39}$")] = Field(
+        description="identifier: letters, digits, _ (names the output and its metrics)"
+    )
+    task: Literal["binary", "multiclass", "regression"]
+    target: str = Field(min_length=1, description="the column (or generator output) it predicts")
+    loss_weight: Float = Field(1.0, gt=0, le=1e6)
+
+
+#: Data sources that have named columns, so model.heads can pick several targets.
+HEAD_SOURCES = ("jets", "csv", "parquet")
+
+
 class MlpModel(Section):
     """A multilayer perceptron: dense hidden layers, then an output head for the task."""
 
@@ -310,6 +331,21 @@ class MlpModel(Section):
     weight_noise_dist: Literal["gaussian", "uniform"] = Field(
         "gaussian", description="gaussian: ε ~ N(0, σ²); uniform: ε ~ U(-σ, σ), σ = weight_noise"
     )
+    heads: list[HeadSpec] | None = Field(
+        None,
+        min_length=1,
+        max_length=16,
+        description="multitask: outputs sharing the trunk; the first is the main one",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_heads(self) -> MlpModel:
+        for key in ("name", "target"):
+            values = [getattr(h, key) for h in self.heads or ()]
+            twice = sorted({v for v in values if values.count(v) > 1})
+            if twice:
+                raise ValueError(f"heads: two heads have the {key} {twice[0]!r}")
+        return self
 
     @model_validator(mode="after")
     def _one_value_per_layer(self) -> MlpModel:
@@ -586,6 +622,12 @@ class TrainSpec(Section):
     class_weight: ClassWeight = Field(
         None, description="balanced, or {class index: weight}; classification only"
     )
+    adversarial: AdversarialSpec | None = Field(
+        None, description="FGSM adversarial training; metrics.json gets adversarial_* at ε"
+    )
+    pruning: PruningSpec | None = Field(
+        None, description="magnitude pruning of the hidden kernels; metrics.json gets sparsity"
+    )
 
 
 class EvaluateSpec(Section):
@@ -620,11 +662,37 @@ class Spec(Section):
                 "give the validation split a fraction, or monitor a training metric"
             )
         es = self.train.early_stopping
+        if self.train.pruning is not None:
+            problems = self.train.pruning.epoch_problems(
+                self.train.epochs, es.start_from_epoch if es is not None else None
+            )
+            if problems:
+                raise ValueError(problems[0])
         if es is not None and es.monitor.startswith("val_") and self.data.split.val == 0:
             raise ValueError(
                 f"train.early_stopping.monitor is {es.monitor!r} but data.split.val is 0: "
                 "give the validation split a fraction, or monitor a training metric"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _heads_fit(self) -> Spec:
+        if not self.model.heads:
+            return self
+        if self.data.source not in HEAD_SOURCES:
+            raise ValueError(
+                f"model.heads: data.source {self.data.source} has no named columns to predict; "
+                f"heads need one of {', '.join(HEAD_SOURCES)}"
+            )
+        for key, value in (
+            ("data.label_noise", self.data.label_noise),
+            ("train.class_weight", self.train.class_weight),
+            ("train.adversarial", self.train.adversarial),
+        ):
+            if value:
+                raise ValueError(f"{key} is not supported with model.heads (multitask)")
+        if self.data.task != "auto":
+            raise ValueError("data.task: with model.heads each head has its own task; leave it out")
         return self
 
     @model_validator(mode="after")
@@ -649,6 +717,8 @@ class Spec(Section):
 
     def check_task(self, task: str) -> list[str]:
         """Problems with keys that do not apply to the data's task (known once data is read)."""
+        if self.model.heads:
+            return self._check_heads()
         problems = []
         if task == "regression":
             for key, value in (
@@ -674,6 +744,23 @@ class Spec(Section):
             )
         return problems
 
+    def _check_heads(self) -> list[str]:
+        problems = []
+        heads = self.model.heads or []
+        if self.train.label_smoothing and all(h.task == "regression" for h in heads):
+            problems.append("train.label_smoothing: applies to classification heads; none has one")
+        choices = head_monitor_choices([(h.name, h.task) for h in heads])
+        for key, monitor in (
+            ("train.early_stopping.monitor", getattr(self.train.early_stopping, "monitor", None)),
+            ("train.schedule.monitor", getattr(self.train.schedule, "monitor", None)),
+        ):
+            if monitor is not None and monitor not in choices:
+                problems.append(
+                    f"{key}: {monitor!r} is not logged by this multitask model; "
+                    f"one of {', '.join(choices)}"
+                )
+        return problems
+
 
 #: Per-epoch logs each task produces; early stopping may only monitor these.
 TASK_LOGS: dict[str, tuple[str, ...]] = {
@@ -686,4 +773,10 @@ TASK_LOGS: dict[str, tuple[str, ...]] = {
 def monitor_choices(task: str) -> list[str]:
     """Names early stopping can monitor for a task (training and validation logs)."""
     logs = TASK_LOGS[task]
+    return [*logs, *(f"val_{m}" for m in logs)]
+
+
+def head_monitor_choices(heads: list[tuple[str, str]]) -> list[str]:
+    """Logs of a multitask model (Keras' names): loss, then <head>_<metric> for each head."""
+    logs = ["loss", *(f"{name}_{m}" for name, task in heads for m in TASK_LOGS[task])]
     return [*logs, *(f"val_{m}" for m in logs)]

@@ -57,3 +57,13 @@ class DivergenceStop(keras.callbacks.Callback):
                 self.reason = f"{key} is {float(value)} at epoch {epoch + 1}"
                 self.model.stop_training = True
                 return
+
+
+def monitor_mode(monitor: str, mode: str) -> str:
+    """`mode` for a monitored log: "auto" becomes max for accuracies and AUCs, else min.
+
+    Keras' own "auto" knows `auc` and `accuracy` but not a multitask head's `signal_auc`.
+    """
+    if mode != "auto":
+        return mode
+    return "max" if monitor.removeprefix("val_").endswith(("accuracy", "auc")) else "min"

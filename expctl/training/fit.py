@@ -75,6 +75,30 @@ def event_weights(split: Any, class_weight: dict[int, float] | None) -> Any:
     return w.astype(np.float32)
 
 
+def _targets(split: Any) -> Any:
+    """What `fit` takes as y: the targets by head name for a multitask model, else y."""
+    return split.targets if split.targets is not None else split.y
+
+
+def _losses(dataset: Any, label_smoothing: float) -> tuple[Any, Any, Any]:
+    """Loss, loss weights and metrics for `compile`: one each, or dicts by head name.
+
+    A regression head's weight is divided by its target's training variance: its mean squared
+    error (in the target's units, as the output) then counts as a dimensionless fraction.
+    """
+    from expctl.models.regularizers import make_loss
+
+    if not dataset.heads:
+        return make_loss(dataset.task, label_smoothing), None, HEADS[dataset.task].metrics()
+    loss, weights, metrics = {}, {}, {}
+    for h in dataset.heads:
+        smoothing = label_smoothing if h.task != "regression" else 0.0
+        loss[h.name] = make_loss(h.task, smoothing)
+        weights[h.name] = h.loss_weight / (h.std**2 if h.task == "regression" else 1.0)
+        metrics[h.name] = HEADS[h.task].metrics()
+    return loss, weights, metrics
+
+
 def train(
     model: Any,
     dataset: Any,
@@ -88,27 +112,50 @@ def train(
     """
     import keras
 
-    from expctl.models.regularizers import make_loss
-    from expctl.training.callbacks import DivergenceStop, EpochRecorder
+    from expctl.training.callbacks import DivergenceStop, EpochRecorder, monitor_mode
     from expctl.training.schedules import make_schedule, steps_per_epoch
 
-    head = HEADS[dataset.task]
     learning_rate, schedule_callbacks = make_schedule(
         train_spec.schedule,
         train_spec.optimizer.learning_rate,
         steps_per_epoch(len(dataset.train), train_spec.batch_size),
         train_spec.epochs,
     )
-    model.compile(
+    fitted = model
+    if train_spec.adversarial is not None:
+        from expctl.training.adversarial import AdversarialTrainer
+
+        # the trainer shares the model's variables: `model` is what is evaluated and saved
+        fitted = AdversarialTrainer(
+            model, epsilon=train_spec.adversarial.epsilon, weight=train_spec.adversarial.weight
+        )
+    loss, loss_weights, metrics = _losses(dataset, train_spec.label_smoothing)
+    fitted.compile(
         optimizer=make_optimizer(train_spec.optimizer, learning_rate=learning_rate),
-        loss=make_loss(dataset.task, train_spec.label_smoothing),
-        metrics=head.metrics(),
+        loss=loss,
+        loss_weights=loss_weights,
+        metrics=metrics,
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
     )
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
-    # the recorder comes first: a plateau callback changes the rate for the *next* epoch
+    # pruning first (it adds `sparsity` to the logs), then the recorder: a plateau callback
+    # changes the rate for the *next* epoch
     callbacks: list[Any] = [recorder, divergence, *schedule_callbacks]
+    if train_spec.pruning is not None:
+        from expctl.training.pruning import MagnitudePruning
+
+        p = train_spec.pruning
+        callbacks.insert(
+            0,
+            MagnitudePruning(
+                p.target_sparsity,
+                p.start_epoch,
+                p.end_epoch,
+                frequency_steps=p.frequency_steps,
+                prune_output=p.prune_output,
+            ),
+        )
     early = None
     es = train_spec.early_stopping
     if es is not None:
@@ -116,7 +163,7 @@ def train(
             monitor=es.monitor,
             patience=es.patience,
             min_delta=es.min_delta,
-            mode=es.mode,
+            mode=monitor_mode(es.monitor, es.mode),
             restore_best_weights=es.restore_best,
             start_from_epoch=es.start_from_epoch,
         )
@@ -127,10 +174,12 @@ def train(
     validation = None
     if len(dataset.val):
         val_w = event_weights(dataset.val, weights)
-        validation = (dataset.val.x, dataset.val.y) + ((val_w,) if val_w is not None else ())
-    model.fit(
+        validation = (dataset.val.x, _targets(dataset.val)) + (
+            (val_w,) if val_w is not None else ()
+        )
+    fitted.fit(
         dataset.train.x,
-        dataset.train.y,
+        _targets(dataset.train),
         sample_weight=train_w,
         batch_size=train_spec.batch_size,
         epochs=train_spec.epochs,

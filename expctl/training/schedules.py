@@ -108,6 +108,8 @@ def _plateau(
     """
     import keras
 
+    from expctl.training.callbacks import monitor_mode
+
     callback = keras.callbacks.ReduceLROnPlateau(
         monitor=spec.monitor,
         factor=spec.factor,
@@ -115,7 +117,7 @@ def _plateau(
         min_delta=spec.min_delta,
         min_lr=spec.min_lr,
         cooldown=spec.cooldown,
-        mode=spec.mode,
+        mode=monitor_mode(spec.monitor, spec.mode),
         verbose=0,
     )
     return base_lr, [callback]
