@@ -20,8 +20,18 @@ def error_of(path: Path, overrides: tuple[str, ...] = ()) -> str:
     return info.value.message
 
 
+def test_every_technique_example_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for path in sorted((ROOT / "experiments" / "techniques").glob("*.yaml")):
+        assert path.name in readme, path.name
+
+
 def test_every_experiment_validates_and_round_trips(tmp_path: Path) -> None:
-    for path in sorted((ROOT / "experiments").glob("*.yaml")):
+    specs = [
+        *(ROOT / "experiments").glob("*.yaml"),
+        *(ROOT / "experiments/techniques").glob("*.yaml"),
+    ]
+    for path in sorted(specs):
         spec = load_spec(path).spec
         again = tmp_path / "resolved.yaml"
         again.write_text(resolved_yaml(spec))
