@@ -54,6 +54,8 @@ def test_multitask_run_writes_per_head_metrics(write_spec, tmp_path: Path) -> No
     data = json.loads((run / "data.json").read_text())
     assert [h["name"] for h in data["heads"]] == ["signal", "energy"]
     assert "energy" not in data["features"]
+    summary = (run / "model_summary.txt").read_text()
+    assert "signal (Dense)" in summary and "energy (Rescaling)" in summary
 
 
 def test_regression_loss_weight_is_divided_by_the_target_variance(tmp_path: Path) -> None:

@@ -217,6 +217,10 @@ def test_adversarial_and_pruning_from_the_spec(write_spec, tmp_path: Path) -> No
     assert sparsity(model) == pytest.approx(metrics["sparsity"])
     spec_text = (run / "spec.yaml").read_text()
     assert "adversarial:" in spec_text and "target_sparsity: 0.7" in spec_text
+    summary = (run / "model_summary.txt").read_text()
+    assert "adversarial training: fgsm, epsilon 0.2" in summary
+    assert "pruning: magnitude, target sparsity 0.7" in summary
+    assert "dropout_1 (Dropout)" in summary and "rate=0.1" in summary  # TINY's dropout
 
 
 @pytest.mark.parametrize(
