@@ -39,3 +39,19 @@ class RunFailedError(ExpctlError):
     """A run started but ended failed or diverged: exit code 1."""
 
     exit_code = 1
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived during a run: exit code 128 + the signal number (130, 143).
+
+    A KeyboardInterrupt (so a BaseException): library code that catches Exception does not
+    swallow it, and the run's clean-up records the run as `interrupted`.
+    """
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        self.signum = signum
+        self.signal_name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {self.signal_name}")

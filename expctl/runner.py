@@ -11,8 +11,10 @@ import contextlib
 import math
 import os
 import platform
+import signal
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -24,7 +26,7 @@ import numpy as np
 
 from expctl import __version__
 from expctl.data import Dataset, prepare
-from expctl.errors import RunFailedError, SpecError
+from expctl.errors import Interrupted, RunFailedError, SpecError
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
 from expctl.spec import LoadedSpec, resolved_yaml
 
@@ -92,6 +94,38 @@ def run(
     Raises SpecError/DataError (exit 2) before writing anything, RunFailedError (exit 1) when the
     run started but failed or diverged; KeyboardInterrupt is recorded as `interrupted` and re-raised.
     """
+    with _signals_interrupt():
+        return _run(loaded, output_dir, echo, hooks)
+
+
+@contextlib.contextmanager
+def _signals_interrupt() -> Iterator[None]:
+    """SIGINT and SIGTERM raise `Interrupted` in the main thread while a run is going on.
+
+    A process started in the background by a shell has SIGINT ignored, and SIGTERM would kill
+    Python without clean-up: with these handlers both end the run as `interrupted`, with its
+    history so far kept. Later signals are ignored while that clean-up writes the status.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def handler(signum: int, frame: Any) -> None:
+        if received:
+            return
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> RunOutcome:
     spec = loaded.spec
     dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.model.heads or ())
     if hooks.dataset is not None:
@@ -113,10 +147,9 @@ def run(
         outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks)
     except RunFailedError:
         raise  # its final status (diverged) is already recorded
-    except KeyboardInterrupt:
-        run_dir.finish(
-            "interrupted", time.perf_counter() - started, error="interrupted by the user"
-        )
+    except KeyboardInterrupt as exc:
+        reason = str(exc) if isinstance(exc, Interrupted) else "interrupted by the user (SIGINT)"
+        run_dir.finish("interrupted", time.perf_counter() - started, error=reason)
         raise
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"

@@ -46,9 +46,10 @@ class LazyGroup(click.Group):
                 traceback.print_exc()
             click.echo(f"error: {exc.message}", err=True)
             ctx.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            click.echo("interrupted", err=True)
-            ctx.exit(130)
+        except KeyboardInterrupt as exc:
+            # expctl.errors.Interrupted carries the signal's exit code (SIGTERM: 143)
+            click.echo(f"{exc or 'interrupted'}", err=True)
+            ctx.exit(getattr(exc, "exit_code", 130))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

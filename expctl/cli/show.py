@@ -38,6 +38,10 @@ def collect(run_dir: Path) -> dict[str, Any]:
     except (OSError, yaml.YAMLError) as exc:
         info["spec"] = None
         info["warnings"].append(f"{run_dir / 'spec.yaml'}: {exc}")
+    if isinstance(info.get("status"), dict):
+        from expctl.runs.store import live_status
+
+        info["status"] = live_status(info["status"])
     info["plots"] = sorted(str(p) for p in (run_dir / "plots").glob("*") if p.is_file())
     return info
 

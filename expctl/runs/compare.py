@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from expctl.runs.store import read_json, to_json
+from expctl.runs.store import live_status, read_json, to_json
 from expctl.spec.yamlio import use_core_schema
 
 if TYPE_CHECKING:
@@ -217,7 +217,7 @@ def load_run(path: Path, warn: Warn) -> Run | None:
             data = read_json(status_path)
             if not isinstance(data, dict):
                 raise ValueError(f"{status_path}: not a JSON object")
-            status = data
+            status = live_status(data)
         except ValueError as exc:
             warn(f"{_one_line(exc)}; status unknown")
     metrics_data: dict[str, Any] | None = None

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from expctl.runs.store import read_json
+from expctl.runs.store import live_status, read_json
 
 
 @dataclass
@@ -36,7 +36,7 @@ def read_run(path: Path) -> RunRecord:
         status = read_json(path / "status.json")
         if not isinstance(status, dict):
             raise ValueError(f"{path / 'status.json'}: not a JSON object")
-        record.status = status
+        record.status = live_status(status)
     except ValueError as exc:
         record.problems.append(str(exc))
     metrics_path = path / "metrics.json"

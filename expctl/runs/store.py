@@ -20,6 +20,60 @@ from typing import Any
 
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 FINAL_STATUSES = ("completed", "failed", "diverged", "interrupted")
+#: What readers report for a `running` run whose recorded process no longer exists (SIGKILL,
+#: power loss): never written to status.json, derived from it by `live_status`.
+CRASHED = "crashed"
+
+
+def _boot_id() -> str | None:
+    try:
+        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+    except OSError:
+        return None
+
+
+def process_start(pid: int) -> str | None:
+    """When process `pid` started, as "<boot id>:<clock ticks since boot>" (Linux), else None.
+
+    A pid alone is not an identity: pids are reused. With the boot and the start tick, a
+    recorded process is the same one only if both match.
+    """
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # the command name (field 2) may hold spaces and parentheses: split after the last ")"
+    fields = stat[stat.rindex(")") + 2 :].split()
+    return f"{_boot_id()}:{fields[19]}"  # field 22 of stat: starttime
+
+
+def process_alive(pid: int, started: str | None) -> bool:
+    """Whether process `pid` exists and (when `started` is known) is the one that started then."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass  # exists, owned by someone else
+    if started is None:
+        return True
+    now = process_start(pid)
+    return now is None or now == started
+
+
+def live_status(status: dict[str, Any]) -> dict[str, Any]:
+    """`status` with `running` replaced by `crashed` when its process is gone from this host.
+
+    A run recorded on another host cannot be checked from here and stays `running`.
+    """
+    if status.get("status") != "running" or status.get("host") != socket.gethostname():
+        return status
+    pid = status.get("pid")
+    if not isinstance(pid, int) or pid <= 0:
+        return status
+    if process_alive(pid, status.get("process_start")):
+        return status
+    return {**status, "status": CRASHED, "error": "the process running it is gone (killed?)"}
 
 
 def utc_now() -> str:
@@ -130,6 +184,7 @@ class RunDir:
             "error": None,
             "pid": os.getpid(),
             "host": socket.gethostname(),
+            "process_start": process_start(os.getpid()),
             "expctl_version": version,
         }
         atomic_write_json(self.file("status.json"), self._status)
