@@ -156,3 +156,32 @@ def test_eight_runs_started_at_once_give_eight_complete_runs(tmp_path: Path) -> 
             assert (run / name).is_file(), (run, name)
         metrics.add((run / "metrics.json").read_text())
     assert len(metrics) == 1  # same spec, same seed: the same numbers, whatever ran beside it
+
+
+def test_disk_full_marks_the_run_failed_naming_the_path(
+    tmp_path: Path, write_spec, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import errno
+
+    import expctl.runner
+    from expctl.runs import store
+
+    real = store.atomic_save
+
+    def full(path: Path, write) -> None:
+        if Path(path).name == "model.keras":
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        real(path, write)
+
+    monkeypatch.setattr(expctl.runner, "atomic_save", full)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(write_spec()), "--output-dir", str(out), "-q"])
+    assert result.exit_code == 1, result.output
+    (run,) = list(out.iterdir())
+    status = _status(run)
+    assert status["status"] == "failed"
+    assert "No space left on device" in status["error"] and "model.keras" in status["error"]
+    # what was written before is intact
+    assert json.loads((run / "metrics.json").read_text())["auc"] > 0.5
+    assert len((run / "history.csv").read_text().splitlines()) == 3
+    assert "Errno 28" in (run / "traceback.txt").read_text()

@@ -290,6 +290,15 @@ def prepare(data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = ()
     """
     data_seed = data_spec.seed if data_spec.seed is not None else seed
     table = load_table(data_spec, base_dir, data_seed)
+    try:
+        return _from_table(table, data_spec, data_seed, heads)
+    except DataError as exc:
+        if table.origin and table.origin not in exc.message:
+            raise DataError(f"{table.origin}: {exc.message}") from None
+        raise
+
+
+def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[Any]) -> Dataset:
     if heads:
         table = _head_columns(table, heads, getattr(data_spec, "features", None) is not None)
         table = dataclasses.replace(

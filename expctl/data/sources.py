@@ -34,6 +34,8 @@ class Table:
     weight: np.ndarray | None = None
     #: other named columns (not features, target or weight) that model.heads may predict
     columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the file the events come from (named in data errors); "" for generated data
+    origin: str = ""
 
 
 Loader = Callable[[Any, Path, int], Table]
@@ -207,6 +209,7 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         target_name=spec.target,
         description=f"{spec.source}: {path}",
         weight=weight,
+        origin=str(path),
         columns={
             c: frame[c].to_numpy()
             for c in columns
@@ -315,4 +318,5 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
         target_name=spec.y,
         description=f"npz: {path}",
         weight=w,
+        origin=str(path),
     )
