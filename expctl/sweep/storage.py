@@ -19,6 +19,7 @@ import contextlib
 import fcntl
 import os
 import socket
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +60,17 @@ def _journal(url: str, sweep_dir: Path) -> StorageInfo:
 
 def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
     try:
-        storage = optuna.storages.RDBStorage(
-            url,
-            heartbeat_interval=HEARTBEAT_INTERVAL_S,
-            grace_period=GRACE_PERIOD_S,
-            heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY),
-            engine_kwargs={"pool_pre_ping": True},
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=GRACE_PERIOD_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+                engine_kwargs={"pool_pre_ping": True},
+            )
     except ImportError as exc:
         raise BadInputError(
             f"--storage {url}: the database driver is not installed ({exc}); e.g. "
@@ -158,7 +163,9 @@ def reap_dead_trials(
     if isinstance(info.storage, optuna.storages.RDBStorage):
         optuna.storages.fail_stale_trials(study)  # the heartbeat: other machines' workers too
     storage = study._storage
-    retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
     reaped = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         stamp = trial.user_attrs.get("worker")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,8 +50,12 @@ class FatalSweepError(BadInputError):
 
 
 def fingerprint(lsweep: LoadedSweep) -> str:
-    """Hash of what defines the study (resolved base spec and sweep block) to refuse a changed spec."""
-    data = {"spec": resolved_dict(lsweep.loaded.spec), "sweep": lsweep.sweep.model_dump()}
+    """Hash of what defines the study (resolved base spec and sweep block) to refuse a changed spec.
+
+    `trials` is left out: raising it and re-running the command extends a finished study.
+    """
+    block = lsweep.sweep.model_dump(exclude={"trials"})
+    data = {"spec": resolved_dict(lsweep.loaded.spec), "sweep": block}
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
@@ -137,7 +142,10 @@ def worker_loop(
                 echo(f"trial {number}{label}: worker died; marked FAIL and queued again")
             if not work_left(study.get_trials(deepcopy=False), budget):
                 return done
-            trial = study.ask()
+            with warnings.catch_warnings():
+                # we run the heartbeat thread ourselves (see _heartbeat), as optimize() would
+                warnings.filterwarnings("ignore", message="Heartbeat of storage")
+                trial = study.ask()
             trial.set_user_attr("worker", worker_stamp())
             if "runs" in trial.user_attrs:  # a retry inherits the dead trial's attributes
                 trial.set_user_attr("runs", [])
