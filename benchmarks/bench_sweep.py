@@ -116,6 +116,9 @@ def run_kerastuner(n_samples: int, epochs: int, trials: int, root: Path) -> dict
         project_name="bench",
         overwrite=True,
     )
+    # KerasTuner imports tensorboard for every trial only to patch a TensorBoard callback into
+    # place; none is passed here, so skip it rather than install tensorboard
+    tuner._configure_tensorboard_dir = lambda *args, **kwargs: None
     tuner.search(
         dataset.train.x,
         dataset.train.y,

@@ -48,6 +48,9 @@ def optimization_history(
         xs, ys = numbers_a[complete][order], values_a[complete][order]
         best = np.maximum.accumulate(ys) if maximize else np.minimum.accumulate(ys)
         ax.step(xs, best, where="post", color="C3", label="best so far")
+    from matplotlib.ticker import MaxNLocator
+
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_xlabel("trial")
     ax.set_ylabel(f"{metric} ({'maximised' if maximize else 'minimised'})")
     ax.set_title(title or "optimisation history")
