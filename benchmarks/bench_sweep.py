@@ -130,8 +130,9 @@ def run_kerastuner(n_samples: int, epochs: int, trials: int, root: Path) -> dict
     wall = time.perf_counter() - started
     at_best_loss, own = [], []
     for trial in tuner.oracle.trials.values():
-        auc = [o.value for o in trial.metrics.get_history("val_auc")]
-        loss = [o.value for o in trial.metrics.get_history("val_loss")]
+        # one observation per epoch; its value is a list with one entry per execution (1 here)
+        auc = [statistics.fmean(o.value) for o in trial.metrics.get_history("val_auc")]
+        loss = [statistics.fmean(o.value) for o in trial.metrics.get_history("val_loss")]
         if auc and loss:
             at_best_loss.append(auc[loss.index(min(loss))])
             own.append(max(auc))
