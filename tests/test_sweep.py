@@ -436,3 +436,13 @@ def test_sigkill_of_a_worker_loses_no_trial_and_retries_the_killed_one(tmp_path:
         .read_text()
     )
     assert run_status["status"] == "failed" and "worker died" in run_status["error"]
+
+
+def test_every_example_sweep_validates_with_a_valid_space() -> None:
+    paths = sorted((ROOT / "experiments" / "sweeps").glob("*.yaml"))
+    assert len(paths) == 3
+    for path in paths:
+        from expctl.spec.sweep import load_sweep_spec
+
+        lsweep = load_sweep_spec(path)
+        assert check_space(lsweep, Space(lsweep.sweep.space)) > 0, path

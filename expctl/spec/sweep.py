@@ -219,7 +219,7 @@ def sweep_from_dict(data: dict[str, Any], doc: Document, base_dir: FsPath) -> Lo
     if "sweep" not in data:
         raise SpecError(
             f"{doc.source}: no sweep: block; a sweep spec is a run spec plus sweep: "
-            "(method, trials, metric, space); see experiments/sweep_random.yaml"
+            "(method, trials, metric, space); see experiments/sweeps/random.yaml"
         )
     block = data["sweep"]
     base = {k: v for k, v in data.items() if k != "sweep"}
