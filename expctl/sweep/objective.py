@@ -1,0 +1,136 @@
+"""Train one trial: its spec, `repeats` runs under trials/, and the objective read from history.csv.
+
+The objective is the validation metric at each run's best epoch (the epoch early stopping restored,
+else the epoch of lowest validation loss; see metrics.json `best_epoch`), averaged over repeats.
+Test metrics are never read: choosing on them would leak the test set into the choice.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import statistics
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from optuna.trial import Trial, TrialState
+
+from expctl.errors import DataError, RunFailedError, SpecError
+from expctl.runs import atomic_write_json, read_json
+from expctl.spec.sweep import LoadedSweep
+from expctl.sweep.space import trial_loaded
+from expctl.sweep.study import FatalSweepError, Outcome
+
+Echo = Callable[[str], None]
+
+
+def run_name(base: str, number: int, repeat: int, repeats: int) -> str:
+    """`<name>-t0007` (and `-r1`, ... for repeats): unique within the sweep, at most 64 characters."""
+    suffix = f"-t{number:04d}" + (f"-r{repeat}" if repeats > 1 else "")
+    return base[: 64 - len(suffix)] + suffix
+
+
+def find_runs(trials_dir: Path, name: str) -> list[Path]:
+    """The run directories of a run name under trials/ (ids are `<time>-<name>-<6 hex>`)."""
+    if not trials_dir.is_dir():
+        return []
+    return sorted(p for p in trials_dir.glob(f"*-{name}-??????") if p.is_dir())
+
+
+def objective_value(run_dir: Path, metric: str) -> float:
+    """`metric` in history.csv at the run's best epoch (the last epoch if none is recorded)."""
+    with open(run_dir / "history.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    if not rows or metric not in rows[0]:
+        available = [c for c in (rows[0] if rows else {}) if c.startswith("val_")]
+        raise FatalSweepError(
+            f"sweep.metric: {metric!r} is not in history.csv of {run_dir.name}; "
+            f"validation metrics there: {', '.join(available) or 'none'}"
+        )
+    best = None
+    metrics_path = run_dir / "metrics.json"
+    if metrics_path.exists():
+        best = read_json(metrics_path).get("best_epoch")
+    row = next((r for r in rows if best is not None and int(float(r["epoch"])) == best), rows[-1])
+    text = row.get(metric) or "nan"
+    return float(text)
+
+
+def mark_run(run_dir: Path, status: str, reason: str) -> None:
+    """Rewrite a trial run's status (pruned, or failed when its worker died) with the reason."""
+    path = run_dir / "status.json"
+    try:
+        data = read_json(path)
+    except ValueError:
+        data = {}
+    data.update(status=status, error=reason)
+    atomic_write_json(path, data)
+
+
+def make_evaluate(
+    lsweep: LoadedSweep, trials_dir: Path, echo: Echo = lambda _: None
+) -> Callable[[Trial, dict[str, Any]], Outcome]:
+    """The function a worker calls for each trial (imports the runner, hence TensorFlow)."""
+    from expctl.runner import RunHooks, _configure_keras, run
+
+    sweep = lsweep.sweep
+    spec = lsweep.loaded.spec
+    _configure_keras(spec.seed)  # imports TensorFlow with its start-up chatter silenced
+    import tensorflow as tf
+
+    from expctl.sweep.callback import PruningCallback
+
+    # one process trains many models: TensorFlow's "retracing" warnings say nothing useful here
+    tf.get_logger().setLevel("ERROR")
+    use_pruner = sweep.pruner != "none"
+
+    def evaluate(trial: Trial, params: dict[str, Any]) -> Outcome:
+        values = []
+        runs: list[str] = []
+        for r in range(sweep.repeats):
+            name = run_name(spec.name, trial.number, r, sweep.repeats)
+            try:
+                loaded = trial_loaded(lsweep, params, seed=spec.seed + r, name=name)
+            except SpecError as exc:
+                return Outcome(TrialState.FAIL, reason=f"invalid trial spec: {exc.message}")
+            pruning = PruningCallback(trial, sweep.metric, enabled=use_pruner and r == 0)
+            try:
+                outcome = run(loaded, trials_dir, hooks=RunHooks(callbacks=[pruning]))
+            except DataError as exc:
+                raise FatalSweepError(exc.message) from None
+            except RunFailedError as exc:
+                runs += [p.name for p in find_runs(trials_dir, name)]
+                trial.set_user_attr("runs", runs)
+                return Outcome(TrialState.FAIL, reason=exc.message)
+            runs.append(outcome.run_dir.name)
+            trial.set_user_attr("runs", runs)
+            if pruning.pruned_at is not None:
+                reason = f"{pruning.reason} ({sweep.pruner} pruner)"
+                mark_run(outcome.run_dir, "pruned", reason)
+                return Outcome(TrialState.PRUNED, reason=reason)
+            value = objective_value(outcome.run_dir, sweep.metric)
+            if not math.isfinite(value):
+                return Outcome(
+                    TrialState.FAIL, reason=f"{sweep.metric} is {value} at the best epoch"
+                )
+            values.append(value)
+        return Outcome(TrialState.COMPLETE, value=statistics.fmean(values))
+
+    return evaluate
+
+
+def on_dead_trial(trials_dir: Path, base_name: str, repeats: int) -> Callable[[Any, str], None]:
+    """Mark the run directories a dead worker left `running` as failed, with the reason."""
+
+    def mark(trial: Any, reason: str) -> None:
+        for r in range(repeats):
+            for path in find_runs(trials_dir, run_name(base_name, trial.number, r, repeats)):
+                try:
+                    status = read_json(path / "status.json")
+                except ValueError:
+                    status = {}
+                if status.get("status", "running") == "running":
+                    mark_run(path, "failed", reason)
+
+    return mark

@@ -1,0 +1,198 @@
+"""Where a study lives: Optuna's journal file (default) or an RDB URL, and dead-worker detection.
+
+The default is a journal file in the sweep directory: safe for several processes on one machine
+(appends under a lock), unlike SQLite with parallel writers. `--storage` takes any Optuna RDB URL
+(postgresql://, mysql://, sqlite:///) to share one study between machines.
+
+A trial whose worker died stays RUNNING. Two ways to notice it, both ending the same way (the trial
+becomes FAIL and RetryHeartbeatStaleTrialCallback enqueues a copy with the same parameters):
+- RDB storages: Optuna's heartbeat (each running trial updates a timestamp; trials silent for the
+  grace period are failed by `fail_stale_trials`), which works across machines;
+- every storage: liveness of the worker's process, recorded with each RUNNING trial as host, pid and
+  process start time (a reused pid has a different start time). Only workers on this host can be
+  checked; the journal file is meant for one machine anyway.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import socket
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
+from optuna.trial import FrozenTrial, TrialState
+
+from expctl.errors import BadInputError
+
+#: A trial is retried this many times when its worker dies (a trial that kills every worker that
+#: runs it, e.g. out of memory, stops being retried).
+MAX_RETRY = 2
+HEARTBEAT_INTERVAL_S = 10
+GRACE_PERIOD_S = 60
+JOURNAL_NAME = "journal.log"
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    """An opened storage and whether its running trials can only come from this machine."""
+
+    storage: BaseStorage
+    url: str
+    local: bool
+
+
+def _journal(url: str, sweep_dir: Path) -> StorageInfo:
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+
+    path = url.removeprefix("journal://") if url.startswith("journal://") else ""
+    file = Path(path) if path else sweep_dir / JOURNAL_NAME
+    file.parent.mkdir(parents=True, exist_ok=True)
+    storage = JournalStorage(JournalFileBackend(str(file)))
+    return StorageInfo(storage=storage, url=f"journal://{file}", local=True)
+
+
+def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            storage = optuna.storages.RDBStorage(
+                url,
+                heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                grace_period=GRACE_PERIOD_S,
+                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                    max_retry=MAX_RETRY
+                ),
+                engine_kwargs={"pool_pre_ping": True},
+            )
+    except ImportError as exc:
+        raise BadInputError(
+            f"--storage {url}: the database driver is not installed ({exc}); e.g. "
+            "uv add psycopg2-binary for postgresql://, PyMySQL for mysql+pymysql://"
+        ) from None
+    except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, ...
+        raise BadInputError(f"--storage {url}: cannot open the database: {exc}") from None
+    return StorageInfo(storage=storage, url=url, local=url.startswith("sqlite:"))
+
+
+#: URL scheme -> opener. No URL: the journal file in the sweep directory.
+STORAGES: dict[str, Callable[[str, Path], StorageInfo]] = {
+    "journal": _journal,
+    "sqlite": _rdb,
+    "postgresql": _rdb,
+    "mysql": _rdb,
+}
+
+
+def open_storage(url: str | None, sweep_dir: Path) -> StorageInfo:
+    if not url:
+        return _journal("", sweep_dir)
+    scheme = url.split(":", 1)[0].split("+", 1)[0]
+    if "://" not in url or scheme not in STORAGES:
+        raise BadInputError(
+            f"--storage {url!r}: expected a URL starting with "
+            + ", ".join(f"{s}://" for s in STORAGES)
+            + " (e.g. postgresql://user:password@host/db, sqlite:///sweep.db)"
+        )
+    return STORAGES[scheme](url, sweep_dir)
+
+
+# ------------------------------------------------------------------------------------- liveness
+
+
+def _start_time(pid: int) -> str | None:
+    """The process start time (clock ticks since boot) from /proc; None where /proc is absent."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    return fields[19]  # field 22 of stat; fields[0] is field 3 (the state)
+
+
+def _state(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
+def worker_stamp() -> dict[str, Any]:
+    """What identifies this process: host, pid and start time."""
+    pid = os.getpid()
+    return {"host": socket.gethostname(), "pid": pid, "start": _start_time(pid)}
+
+
+def is_alive(stamp: dict[str, Any]) -> bool | None:
+    """Whether the stamped process still runs; None when it is on another host (cannot tell)."""
+    if stamp.get("host") != socket.gethostname():
+        return None
+    pid = int(stamp.get("pid", -1))
+    if pid <= 0:
+        return False
+    if Path("/proc").is_dir():
+        state = _state(pid)
+        if state is None or state in ("Z", "X"):  # gone, or a zombie its parent has not reaped
+            return False
+        return stamp.get("start") is None or _start_time(pid) == stamp["start"]
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_trials(
+    study: optuna.Study,
+    info: StorageInfo,
+    on_dead: Callable[[FrozenTrial, str], None] = lambda t, r: None,
+) -> list[int]:
+    """Fail (and enqueue a retry of) every RUNNING trial whose worker is gone; their numbers.
+
+    Call it while holding the sweep lock: a RUNNING trial without a worker stamp is then one whose
+    worker died between asking and stamping (on a local storage), not one being stamped right now.
+    """
+    if isinstance(info.storage, optuna.storages.RDBStorage):
+        optuna.storages.fail_stale_trials(study)  # the heartbeat: other machines' workers too
+    storage = study._storage
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        retry = RetryHeartbeatStaleTrialCallback(max_retry=MAX_RETRY)
+    reaped = []
+    for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+        stamp = trial.user_attrs.get("worker")
+        dead = info.local if stamp is None else is_alive(stamp) is False
+        if not dead:
+            continue
+        who = f"pid {stamp['pid']} on {stamp['host']}" if stamp else "unknown"
+        reason = f"worker died during the trial ({who}); retried with the same parameters"
+        try:
+            storage.set_trial_user_attr(trial._trial_id, "error", reason)
+            storage.set_trial_state_values(trial._trial_id, state=TrialState.FAIL)
+        except (optuna.exceptions.UpdateFinishedTrialError, RuntimeError):
+            continue  # another worker got there first
+        failed = storage.get_trial(trial._trial_id)
+        retry(study, failed)
+        on_dead(failed, reason)
+        reaped.append(trial.number)
+    return reaped
+
+
+@contextlib.contextmanager
+def sweep_lock(sweep_dir: Path) -> Iterator[None]:
+    """An exclusive lock of this machine's workers (released by the kernel if a worker dies)."""
+    sweep_dir.mkdir(parents=True, exist_ok=True)
+    with open(sweep_dir / ".sweep.lock", "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
