@@ -28,6 +28,11 @@ from expctl.cli.options import output_dir_option, set_option
     help="Run N times with seeds seed, seed+1, ... (one run directory each).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Smoke test: tiny data, one epoch, small batches; the same code path (for CI).",
+)
 def run(
     spec_path: str,
     output_dir: str,
@@ -36,6 +41,7 @@ def run(
     overrides: tuple[str, ...],
     repeat: int,
     quiet: bool,
+    smoke: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
 
@@ -50,7 +56,14 @@ def run(
     extra = list(overrides)
     if name is not None:
         extra.append(f"name={json.dumps(name)}")
-    loaded = load_spec(spec_path, [*extra, f"seed={seed}"] if seed is not None else extra)
+    if seed is not None:
+        extra.append(f"seed={seed}")
+    loaded = load_spec(spec_path, extra)
+    if smoke:
+        from expctl.spec.smoke import smoke_overrides
+
+        extra += smoke_overrides(loaded.spec)
+        loaded = load_spec(spec_path, extra)
     echo = (lambda _: None) if quiet else click.echo
     first_seed = loaded.spec.seed
     outcomes = []

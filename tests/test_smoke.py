@@ -1,0 +1,58 @@
+"""Smoke mode: every example spec runs end to end in seconds, so no example can rot."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from expctl.cli import cli
+from expctl.spec import load_spec
+from expctl.spec.smoke import smoke_overrides
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "datasets"
+#: Run specs only: sweep specs (a `sweep:` block) have their own smoke test.
+EXAMPLES = sorted(
+    p
+    for p in (ROOT / "experiments").rglob("*.yaml")
+    if "sweep" not in (yaml.safe_load(p.read_text()) or {})
+)
+
+
+def _data_dir() -> str | None:
+    given = os.environ.get("EXPCTL_DATA_DIR")
+    return given or (str(SHARED) if SHARED.is_dir() else None)
+
+
+def test_smoke_overrides_shrink_but_keep_every_technique(tmp_path: Path) -> None:
+    spec = load_spec(ROOT / "experiments/techniques/pruning.yaml").spec
+    overrides = smoke_overrides(spec)
+    assert "train.epochs=1" in overrides and "data.n_samples=400" in overrides
+    small = load_spec(ROOT / "experiments/techniques/pruning.yaml", overrides).spec
+    assert small.train.epochs == 1 and small.train.batch_size == 32
+    assert small.train.pruning.target_sparsity == spec.train.pruning.target_sparsity
+    assert small.model == spec.model  # the same network
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", EXAMPLES, ids=[str(p.relative_to(ROOT)) for p in EXAMPLES])
+def test_every_example_runs_in_smoke_mode(
+    path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    text = path.read_text()
+    if ("path:" in text or "source: mnist" in text) and _data_dir() is None:
+        pytest.skip("needs ../shared/datasets (EXPCTL_DATA_DIR)")
+    if _data_dir():
+        monkeypatch.setenv("EXPCTL_DATA_DIR", _data_dir())
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(path), "--smoke", "-q", "--output-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    (run,) = list(out.iterdir())
+    assert json.loads((run / "status.json").read_text())["status"] == "completed"
+    assert len((run / "history.csv").read_text().splitlines()) == 2  # header + one epoch
+    assert "epochs: 1" in (run / "spec.yaml").read_text()
