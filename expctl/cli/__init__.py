@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "list": ("expctl.cli.list_runs", "list_runs"),
     "roc": ("expctl.cli.roc", "roc"),
     "show": ("expctl.cli.show", "show"),
+    "biasvar": ("expctl.cli.biasvar", "biasvar"),
 }
 
 

@@ -114,7 +114,13 @@ def build_mlp(model_spec: Any, x: Any) -> Any:
     return x
 
 
-TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp}
+def _build_polynomial(model_spec: Any, x: Any) -> Any:
+    from expctl.models.polynomial import build_polynomial
+
+    return build_polynomial(model_spec, x)
+
+
+TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp, "polynomial": _build_polynomial}
 
 
 @dataclass(frozen=True)
@@ -173,6 +179,8 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         head.units(dataset.n_classes),
         activation=head.activation,
         kernel_initializer=make_initializer(model_spec.initializer),
+        # a polynomial model is this layer: its ridge penalty (`model.l2`) applies here
+        kernel_regularizer=_regularizer(0.0, getattr(model_spec, "output_l2", 0.0)),
         dtype="float32",
         name="output",
     )(x)

@@ -183,12 +183,42 @@ class NpzData(DataCommon):
     n_samples: Int | None = Field(None, ge=50)
 
 
+class PolynomialData(DataCommon):
+    """Built-in regression data: y = a known polynomial of x + N(0, sigma²), x uniform in a range.
+
+    Give the `coefficients` (lowest order first), or a `degree` for N(0, 1) coefficients drawn
+    from the data seed. The truth is known, so `expctl biasvar` reports noise and bias² apart.
+    """
+
+    source: Literal["polynomial"] = "polynomial"
+    coefficients: list[Float] | None = Field(
+        None, min_length=1, max_length=21, description="c0, c1, ...: y = c0 + c1 x + c2 x² + ..."
+    )
+    degree: Int | None = Field(
+        None, ge=0, le=20, description="degree of random N(0, 1) coefficients; default 2"
+    )
+    sigma: Float = Field(0.3, ge=0, description="standard deviation of the Gaussian noise on y")
+    n_samples: Int = Field(500, ge=50, le=10_000_000)
+    x_min: Float = -1.0
+    x_max: Float = 1.0
+    task: Literal["auto", "regression"] = "regression"
+
+    @model_validator(mode="after")
+    def _range(self) -> PolynomialData:
+        if not self.x_min < self.x_max:
+            raise ValueError(f"x_min must be below x_max, got {self.x_min:g} >= {self.x_max:g}")
+        if self.coefficients is not None and self.degree is not None:
+            raise ValueError("give coefficients or degree, not both")
+        return self
+
+
 DATA_SOURCES: dict[str, type[DataCommon]] = {
     "jets": JetsData,
     "digits": DigitsData,
     "csv": CsvData,
     "parquet": ParquetData,
     "npz": NpzData,
+    "polynomial": PolynomialData,
 }
 
 
@@ -252,7 +282,32 @@ class MlpModel(Section):
         return list(value) if isinstance(value, list) else [value] * len(self.hidden)
 
 
-MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel}
+class PolynomialModel(Section):
+    """A linear model on polynomial features (Legendre polynomials) of each input, up to `degree`.
+
+    The features of each input are P_1(z) .. P_degree(z) with z the standardised input over √3
+    (a uniform input spans [-1, 1]); the span is that of x, x², ..., so this is polynomial
+    regression, but well conditioned for gradient descent. `l2` penalises the output weights.
+    """
+
+    type: Literal["polynomial"] = "polynomial"
+    degree: Int = Field(2, ge=1, le=30)
+    l2: Float = Field(0.0, ge=0, description="L2 penalty on the coefficients (ridge)")
+    initializer: InitializerSpec = InitializerSpec()
+    input_noise: Float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="std of Gaussian noise on the standardised inputs, training only",
+    )
+
+    @property
+    def output_l2(self) -> float:
+        """L2 penalty of the output layer (build_model reads it; an MLP has none)."""
+        return self.l2
+
+
+MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel, "polynomial": PolynomialModel}
 
 
 # ------------------------------------------------------------------------------------- training
