@@ -109,6 +109,10 @@ def train_member(task: MemberTask) -> MemberResult:
             n = max(1, round(task.train_fraction * len(train)))
             x, y = GENERATORS[spec.data.source](spec.data, data_seed, task.member, n)
             drawn = Split(x.astype(train.x.dtype), y.astype(train.y.dtype), None)
+            if dataset.mean is not None:
+                # this draw is the member's training split: standardise with its own statistics
+                std = x.std(axis=0)
+                dataset = replace(dataset, mean=x.mean(axis=0), std=np.where(std > 0, std, 1.0))
         else:
             index = bootstrap_indices(
                 len(train), task.train_fraction, task.bootstrap_seed, task.member
