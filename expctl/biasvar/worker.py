@@ -64,7 +64,11 @@ def init_worker(threads: int) -> None:
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
+    from expctl.runner import _native_stderr_silenced
+
+    # TensorFlow's C++ start-up lines ignore the log level; `run` hides them the same way
+    with _native_stderr_silenced(os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"):
+        import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
     tf.config.threading.set_inter_op_parallelism_threads(threads)

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+#: A curve panel gets a log y axis when its values span more than this factor.
+LOG_ABOVE = 30.0
+
 #: (key, label, colour) of the curves, in drawing order.
 _CURVES = (
     ("expected_error", "test error", "k"),
@@ -114,7 +117,11 @@ def _curves(ax: Axes, xs: Sequence[float], rows: Sequence[dict[str, Any]]) -> No
     if known and all(r.get("noise") is not None for r in rows):
         ax.axhline(rows[0]["noise"], color="0.5", ls=":", label="noise σ²")
     ax.set_ylabel("mean squared error" if _regression(rows) else "Brier score")
-    ax.set_ylim(bottom=0)
+    drawn = [v for line in ax.get_lines() for v in line.get_ydata() if v > 0]
+    if drawn and max(drawn) > LOG_ABOVE * min(drawn):
+        ax.set_yscale("log")  # an exploding variance would squash every other curve to 0
+    else:
+        ax.set_ylim(bottom=0)
     ax.grid(alpha=0.3)
 
 
