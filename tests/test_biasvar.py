@@ -117,6 +117,9 @@ def test_verdicts_name_the_numbers() -> None:
     assert verdict({**known, "bias2": 0.01, "variance": 0.02}).startswith("good fit")
     unknown = {"expected_error": 0.3, "bias2_plus_noise": 0.2, "variance": 0.1}
     assert "bias²+noise 0.2" in verdict(unknown) and "noise unknown" in verdict(unknown)
+    assert verdict({**unknown, "train_error": 0.2}).startswith("high bias")
+    overfit = verdict({**unknown, "train_error": 0.01})
+    assert overfit.startswith("high variance: test error 0.3 is more than twice")
 
 
 # -------------------------------------------------------------------------- polynomial source

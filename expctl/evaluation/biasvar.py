@@ -155,7 +155,8 @@ def verdict(point: dict[str, Any]) -> str:
 
     Compares bias² with the variance when the true function is known (and calls it a good fit
     when both together are under GOOD_FIT of the test error: the rest is noise); otherwise
-    bias² + noise (an upper bound on bias², the noise cannot be separated) with the variance.
+    bias² + noise (an upper bound on bias², the noise cannot be separated) with the variance,
+    unless the test error is more than twice the train error (over-fitting: high variance).
     """
     variance = point["variance"]
     if point.get("bias2") is not None:
@@ -174,6 +175,15 @@ def verdict(point: dict[str, Any]) -> str:
         )
     if point.get("train_error") is not None:
         gap = f"; train error {point['train_error']:.4g}, test error {point['expected_error']:.4g}"
+    train = point.get("train_error")
+    if name != "bias²" and train is not None and point["expected_error"] - train > train:
+        # without f the noise hides in bias²+noise; a model that fits its training set far
+        # better than the test set is over-fitting whatever the noise level
+        return (
+            f"high variance: test error {point['expected_error']:.4g} is more than twice the "
+            f"train error {train:.4g}; variance {variance:.4g}, {name} {bias:.4g}{extra}; "
+            "regularise or add data"
+        )
     if bias >= variance:
         return (
             f"high bias: {name} {bias:.4g} >= variance {variance:.4g}{extra}{gap}; "
