@@ -127,7 +127,7 @@ def _signals_interrupt() -> Iterator[None]:
 
 def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> RunOutcome:
     spec = loaded.spec
-    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.model.heads or ())
+    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.heads)
     if hooks.dataset is not None:
         dataset = hooks.dataset(dataset)
     check_against_data(loaded, dataset)

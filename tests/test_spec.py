@@ -111,7 +111,7 @@ def test_bad_train_values(tmp_path: Path, yaml_line: str, where: str, expect: st
         ("{l2: [0.1, x]}", "l2 must be a number or a list of numbers"),
         ("{activation: rleu}", "did you mean 'relu'"),
         ("{initializer: {name: glorot, scale: 0}}", "model.initializer"),
-        ("{type: cnnn}", "unknown value 'cnnn' (did you mean 'cnn'?); one of mlp, cnn"),
+        ("{type: cnnn}", "unknown value 'cnnn' (did you mean 'cnn'?); one of mlp, cnn, polynomial"),
     ],
 )
 def test_bad_model_values(tmp_path: Path, model: str, expect: str) -> None:

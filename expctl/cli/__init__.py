@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "roc": ("expctl.cli.roc", "roc"),
     "show": ("expctl.cli.show", "show"),
     "sweep": ("expctl.cli.sweep", "sweep"),
+    "biasvar": ("expctl.cli.biasvar", "biasvar"),
 }
 
 

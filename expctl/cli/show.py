@@ -43,7 +43,23 @@ def collect(run_dir: Path) -> dict[str, Any]:
 
         info["status"] = live_status(info["status"])
     info["plots"] = sorted(str(p) for p in (run_dir / "plots").glob("*") if p.is_file())
+    _biasvar(run_dir, info)
     return info
+
+
+def _biasvar(run_dir: Path, info: dict[str, Any]) -> None:
+    """A bias/variance experiment: its points (decomposition.json) and its member runs."""
+    from expctl.runs.biasvar import KIND, read_points
+
+    if (info.get("status") or {}).get("kind") != KIND:
+        return
+    try:
+        info["decomposition"] = read_points(run_dir)
+    except ValueError as exc:
+        info["decomposition"] = None
+        info["warnings"].append(str(exc))
+    members = run_dir / "members"
+    info["members"] = sorted(p.name for p in members.iterdir()) if members.is_dir() else []
 
 
 def _fmt(value: Any) -> str:
@@ -100,6 +116,12 @@ def show(ref: str, output_dir: str, as_json: bool) -> None:
         }
         for key, value in scalars.items():
             click.echo(f"  {key:<24}{_fmt(value)}")
+    if info.get("decomposition") is not None:
+        from expctl.cli.biasvar import summary_lines
+
+        click.echo(f"biasvar   {len(info['members'])} member runs under {info['path']}/members")
+        for line in summary_lines(info["decomposition"]):
+            click.echo(f"  {line}")
     for plot in info["plots"]:
         click.echo(f"plot      {plot}")
     env = info["environment"] or {}

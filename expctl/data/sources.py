@@ -320,3 +320,17 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
         weight=w,
         origin=str(path),
     )
+
+
+@register("polynomial")
+def _polynomial(spec: Any, base_dir: Path, seed: int) -> Table:
+    from expctl.data.polynomial import describe, generate
+
+    x, _, y = generate(spec, seed)
+    return Table(
+        features=x[:, None],
+        target=y,
+        feature_names=("x",),
+        target_name="y",
+        description=describe(spec, seed),
+    )

@@ -116,7 +116,17 @@ def build_mlp(model_spec: Any, x: Any) -> Any:
     return x
 
 
-TRUNKS: dict[str, Callable[[Any, Any], Any]] = {"mlp": build_mlp, "cnn": build_cnn}
+def _build_polynomial(model_spec: Any, x: Any) -> Any:
+    from expctl.models.polynomial import build_polynomial
+
+    return build_polynomial(model_spec, x)
+
+
+TRUNKS: dict[str, Callable[[Any, Any], Any]] = {
+    "mlp": build_mlp,
+    "cnn": build_cnn,
+    "polynomial": _build_polynomial,
+}
 
 #: Per model type, layers applied to the raw inputs before standardisation (e.g. augmentation).
 RAW_INPUT_STAGES: dict[str, Callable[[Any, Any], Any]] = {"cnn": augment_inputs}
@@ -183,6 +193,8 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         head.units(dataset.n_classes),
         activation=head.activation,
         kernel_initializer=make_initializer(model_spec.initializer),
+        # a polynomial model is this layer: its ridge penalty (`model.l2`) applies here
+        kernel_regularizer=_regularizer(0.0, getattr(model_spec, "output_l2", 0.0)),
         dtype="float32",
         name="output",
     )(x)

@@ -245,8 +245,49 @@ def load_run(path: Path, warn: Warn) -> Run | None:
 
 
 def load_runs(paths: Iterable[Path], warn: Warn) -> list[Run]:
-    """`load_run` on each path, leaving out the runs that cannot be compared."""
-    return [run for path in paths if (run := load_run(path, warn)) is not None]
+    """`load_run` on each path, leaving out the runs that cannot be compared; a bias/variance
+    experiment directory becomes one row per point (`load_biasvar`)."""
+    from expctl.runs.biasvar import is_biasvar_dir
+
+    out: list[Run] = []
+    for path in paths:
+        if is_biasvar_dir(path):
+            out.extend(load_biasvar(Path(path), warn))
+        elif (run := load_run(path, warn)) is not None:
+            out.append(run)
+    return out
+
+
+def load_biasvar(path: Path, warn: Warn) -> list[Run]:
+    """One Run per point of a bias/variance experiment: the spec with the scanned key set to the
+    point's value plus `biasvar.train_fraction`, and the decomposition as its metrics."""
+    from expctl.runs.biasvar import POINT_METRICS, read_points
+
+    def warn_but_metrics(message: str) -> None:
+        if not message.startswith(str(path / "metrics.json")):  # its numbers are per point
+            warn(message)
+
+    base = load_run(path, warn_but_metrics)
+    if base is None:
+        return []
+    try:
+        points = read_points(path)
+    except ValueError as exc:
+        warn(f"{_one_line(exc)}; skipped")
+        return []
+    if not points and base.state == "completed":
+        warn(f"{path / 'decomposition.json'}: missing although the experiment completed")
+    runs = []
+    for point in points:
+        spec = dict(base.spec)
+        if "scan_key" in point:
+            spec[str(point["scan_key"])] = point.get("scan_value")
+        spec["biasvar.train_fraction"] = point.get("train_fraction")
+        metrics = {k: point[k] for k in POINT_METRICS if k in point}
+        for key, value in (point.get("zero_one") or {}).items():
+            metrics[f"zero_one_{key}"] = value
+        runs.append(replace(base, spec=spec, metrics=_scalar_metrics(metrics)))
+    return runs
 
 
 # ---------------------------------------------------------------------------- values and keys
@@ -597,6 +638,10 @@ TERMINAL_METRICS = (
     "rmse",
     "mae",
     "r2",
+    # bias/variance experiments (one row per point)
+    "expected_error",
+    "bias2",
+    "variance",
 )
 
 

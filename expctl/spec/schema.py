@@ -242,6 +242,35 @@ class JetImagesData(DataCommon):
 MAX_GENERATED_PIXELS = 500_000_000
 
 
+class PolynomialData(DataCommon):
+    """Built-in regression data: y = a known polynomial of x + N(0, sigma²), x uniform in a range.
+
+    Give the `coefficients` (lowest order first), or a `degree` for N(0, 1) coefficients drawn
+    from the data seed. The truth is known, so `expctl biasvar` reports noise and bias² apart.
+    """
+
+    source: Literal["polynomial"] = "polynomial"
+    coefficients: list[Float] | None = Field(
+        None, min_length=1, max_length=21, description="c0, c1, ...: y = c0 + c1 x + c2 x² + ..."
+    )
+    degree: Int | None = Field(
+        None, ge=0, le=20, description="degree of random N(0, 1) coefficients; default 2"
+    )
+    sigma: Float = Field(0.3, ge=0, description="standard deviation of the Gaussian noise on y")
+    n_samples: Int = Field(500, ge=50, le=10_000_000)
+    x_min: Float = -1.0
+    x_max: Float = 1.0
+    task: Literal["auto", "regression"] = "regression"
+
+    @model_validator(mode="after")
+    def _range(self) -> PolynomialData:
+        if not self.x_min < self.x_max:
+            raise ValueError(f"x_min must be below x_max, got {self.x_min:g} >= {self.x_max:g}")
+        if self.coefficients is not None and self.degree is not None:
+            raise ValueError("give coefficients or degree, not both")
+        return self
+
+
 DATA_SOURCES: dict[str, type[DataCommon]] = {
     "jets": JetsData,
     "digits": DigitsData,
@@ -250,6 +279,7 @@ DATA_SOURCES: dict[str, type[DataCommon]] = {
     "npz": NpzData,
     "mnist": MnistData,
     "jet_images": JetImagesData,
+    "polynomial": PolynomialData,
 }
 
 #: What each source's features look like: a "table" (n_events, n_features) or "image"s
@@ -262,6 +292,7 @@ SOURCE_LAYOUTS: dict[str, str] = {
     "npz": "table",
     "mnist": "image",
     "jet_images": "image",
+    "polynomial": "table",
 }
 LAYOUT_SHAPES: dict[str, str] = {
     "table": "a table of features (n_events, n_features)",
@@ -458,10 +489,39 @@ class CnnModel(MlpModel):
         return []
 
 
-MODEL_TYPES: dict[str, type[Section]] = {"mlp": MlpModel, "cnn": CnnModel}
+class PolynomialModel(Section):
+    """A linear model on polynomial features (Legendre polynomials) of each input, up to `degree`.
+
+    The features of each input are P_1(z) .. P_degree(z) with z the standardised input over √3
+    (a uniform input spans [-1, 1]); the span is that of x, x², ..., so this is polynomial
+    regression, but well conditioned for gradient descent. `l2` penalises the output weights.
+    """
+
+    type: Literal["polynomial"] = "polynomial"
+    degree: Int = Field(2, ge=1, le=30)
+    l2: Float = Field(0.0, ge=0, description="L2 penalty on the coefficients (ridge)")
+    initializer: InitializerSpec = InitializerSpec()
+    input_noise: Float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="std of Gaussian noise on the standardised inputs, training only",
+    )
+
+    @property
+    def output_l2(self) -> float:
+        """L2 penalty of the output layer (build_model reads it; an MLP has none)."""
+        return self.l2
+
+
+MODEL_TYPES: dict[str, type[Section]] = {
+    "mlp": MlpModel,
+    "cnn": CnnModel,
+    "polynomial": PolynomialModel,
+}
 
 #: The feature layout each model type takes (see SOURCE_LAYOUTS).
-MODEL_INPUTS: dict[str, str] = {"mlp": "table", "cnn": "image"}
+MODEL_INPUTS: dict[str, str] = {"mlp": "table", "cnn": "image", "polynomial": "table"}
 
 
 def layout_problem(model_type: str, layout: str, where: str) -> str | None:
@@ -675,9 +735,14 @@ class Spec(Section):
             )
         return self
 
+    @property
+    def heads(self) -> list[HeadSpec]:
+        """The model's multitask heads (empty: one output for data.target)."""
+        return list(getattr(self.model, "heads", None) or [])
+
     @model_validator(mode="after")
     def _heads_fit(self) -> Spec:
-        if not self.model.heads:
+        if not self.heads:
             return self
         if self.data.source not in HEAD_SOURCES:
             raise ValueError(
@@ -717,7 +782,7 @@ class Spec(Section):
 
     def check_task(self, task: str) -> list[str]:
         """Problems with keys that do not apply to the data's task (known once data is read)."""
-        if self.model.heads:
+        if self.heads:
             return self._check_heads()
         problems = []
         if task == "regression":
@@ -746,7 +811,7 @@ class Spec(Section):
 
     def _check_heads(self) -> list[str]:
         problems = []
-        heads = self.model.heads or []
+        heads = self.heads
         if self.train.label_smoothing and all(h.task == "regression" for h in heads):
             problems.append("train.label_smoothing: applies to classification heads; none has one")
         choices = head_monitor_choices([(h.name, h.task) for h in heads])
