@@ -46,11 +46,14 @@ class RunHooks:
 
     `dataset`: turns the prepared Dataset into the one trained on (e.g. a bootstrap resample of
     the training split), called before the run directory exists; `callbacks`: extra Keras
-    callbacks for `fit` (e.g. a pruner fed the per-epoch validation metric).
+    callbacks for `fit` (e.g. a pruner fed the per-epoch validation metric); `plots`: whether
+    the run draws its figures.
     """
 
     dataset: Callable[[Dataset], Dataset] | None = None
     callbacks: Sequence[Any] = field(default_factory=tuple)
+    #: False: no plots/ (a sweep's trials: matplotlib costs ~1 s a run; metrics are unchanged)
+    plots: bool = True
 
 
 NO_HOOKS = RunHooks()
@@ -258,15 +261,16 @@ def _train_and_evaluate(
         from expctl.plots import confusion_figure
 
         names = [str(c) for c in dataset.classes or ()]
-        figures["confusion.png"] = confusion_figure(
+        figures["confusion.png"] = lambda: confusion_figure(
             metrics["confusion_matrix"], names, title=f"{spec.name} (test)"
         )
     atomic_write_json(run_dir.file("metrics.json"), metrics)
     _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
     atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
-    _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
-    for name, figure in figures.items():
-        _save_figure(run_dir.file(f"plots/{name}"), figure)
+    if hooks.plots:
+        _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
+        for name, draw in figures.items():
+            _save_figure(run_dir.file(f"plots/{name}"), draw())
     run_dir.finish("completed", time.perf_counter() - started, training=training)
     return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
 
@@ -523,7 +527,8 @@ def binary_diagnostics(
     metrics: dict[str, Any],
     spec: Any,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Extra binary metrics (AUC interval, rejections, overtraining KS test, confusion) and their plots."""
+    """Extra binary metrics (AUC interval, rejections, overtraining KS test, confusion), and their
+    plots as functions drawing each figure (called only when the run draws plots)."""
     from expctl.evaluation import (
         auc_interval,
         binary_confusion,
@@ -551,10 +556,10 @@ def binary_diagnostics(
     classes = tuple(dataset.classes or (0, 1))
     names = ["background (0)", "signal (1)"] if classes == (0, 1) else [str(c) for c in classes]
     figures: dict[str, Any] = {
-        "overtraining.png": overtraining_figure(
+        "overtraining.png": lambda: overtraining_figure(
             train_scores, dataset.train.y, scores, y, ks=ks, title=f"{spec.name}: training vs test"
         ),
-        "confusion.png": confusion_figure(
+        "confusion.png": lambda: confusion_figure(
             matrix, names, title=f"{spec.name} (test, threshold {spec.evaluate.threshold:g})"
         ),
     }
@@ -567,8 +572,8 @@ def binary_diagnostics(
             "auc": metrics["auc"],
             "auc_ci68": (interval["low"], interval["high"]),
         }
-        figures["roc.png"] = roc_figure([curve], title=f"ROC: {spec.name} (test)")
-        figures["rejection.png"] = rejection_figure([curve], title=f"{spec.name} (test)")
+        figures["roc.png"] = lambda: roc_figure([curve], title=f"ROC: {spec.name} (test)")
+        figures["rejection.png"] = lambda: rejection_figure([curve], title=f"{spec.name} (test)")
     return extra, figures
 
 

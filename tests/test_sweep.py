@@ -292,6 +292,9 @@ def test_sweep_on_sqlite_writes_runs_table_best_spec_and_plots(tmp_path: Path) -
     assert invoke("validate", str(sweep_dir / "best.yaml")).exit_code == 0
     for name in ("optimization_history", "parallel_coordinates", "slices", "param_importances"):
         assert (sweep_dir / "plots" / f"{name}.png").stat().st_size > 1000
+    # trials draw no plots unless sweep.plots is true (matplotlib is ~1 s of a short trial)
+    assert not any(list((sweep_dir / "trials" / r / "plots").iterdir()) for r in runs)
+    assert (sweep_dir / "trials" / runs[0] / "metrics.json").is_file()
     # the views work on trials
     assert invoke("list", str(sweep_dir / "trials")).exit_code == 0
     assert invoke("compare", *(str(sweep_dir / "trials" / r) for r in runs)).exit_code == 0

@@ -158,3 +158,17 @@ def test_run_hooks_transform_the_dataset_and_add_callbacks(tmp_path) -> None:
     assert seen == [0, 1]
     data = json.loads((outcome.run_dir / "data.json").read_text())
     assert data["n_train"] == sizes[0] // 2
+
+
+def test_run_hooks_can_leave_out_the_plots(tmp_path) -> None:
+    from conftest import TINY
+
+    from expctl.runner import RunHooks, run
+    from expctl.spec import LoadedSpec
+
+    loaded = LoadedSpec(spec_from_dict(TINY), "<test>", tmp_path)
+    with_plots = run(loaded, tmp_path / "a")
+    without = run(loaded, tmp_path / "b", hooks=RunHooks(plots=False))
+    assert (with_plots.run_dir / "plots" / "roc.png").is_file()
+    assert not any((without.run_dir / "plots").iterdir())
+    assert without.metrics == with_plots.metrics  # the numbers do not depend on drawing

@@ -114,6 +114,9 @@ class SweepSpec(Section):
     repeats: Int = Field(1, ge=1, le=100, description="seeds per trial; the objective is the mean")
     pruner: Literal[PRUNER_NAMES] = "none"  # type: ignore[valid-type]
     seed: Int = Field(0, ge=0, lt=2**32, description="sampler seed")
+    plots: Bool = Field(
+        False, description="draw each trial's plots/ (about 1 s a trial); metrics are the same"
+    )
     space: dict[str, Dimension] = Field(min_length=1, max_length=100)  # type: ignore[valid-type]
 
     @model_validator(mode="after")

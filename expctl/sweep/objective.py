@@ -96,7 +96,8 @@ def make_evaluate(
                 return Outcome(TrialState.FAIL, reason=f"invalid trial spec: {exc.message}")
             pruning = PruningCallback(trial, sweep.metric, enabled=use_pruner and r == 0)
             try:
-                outcome = run(loaded, trials_dir, hooks=RunHooks(callbacks=[pruning]))
+                hooks = RunHooks(callbacks=[pruning], plots=sweep.plots)
+                outcome = run(loaded, trials_dir, hooks=hooks)
             except DataError as exc:
                 raise FatalSweepError(exc.message) from None
             except RunFailedError as exc:
