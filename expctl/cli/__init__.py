@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("expctl.cli.show", "show"),
     "sweep": ("expctl.cli.sweep", "sweep"),
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
+    "check": ("expctl.cli.check", "check"),
 }
 
 
