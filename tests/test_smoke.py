@@ -56,3 +56,49 @@ def test_every_example_runs_in_smoke_mode(
     assert json.loads((run / "status.json").read_text())["status"] == "completed"
     assert len((run / "history.csv").read_text().splitlines()) == 2  # header + one epoch
     assert "epochs: 1" in (run / "spec.yaml").read_text()
+
+
+SWEEPS = sorted((ROOT / "experiments" / "sweeps").glob("*.yaml"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
+def test_every_example_sweep_runs_in_smoke_mode(path: Path, tmp_path: Path) -> None:
+    import pandas as pd
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli, ["sweep", str(path), "--smoke", "-q", "--output-dir", str(out)]
+    )
+    assert result.exit_code == 0, result.output
+    (sweep_dir,) = [p for p in out.iterdir() if p.is_dir()]
+    table = pd.read_csv(sweep_dir / "sweep.csv")
+    assert set(table["state"]) == {"COMPLETE"}
+    spec = yaml.safe_load(path.read_text())
+    expected = 2 if spec["sweep"]["method"] != "grid" else len(table)
+    assert len(table) == expected
+    assert (sweep_dir / "best.yaml").is_file()
+
+
+def test_biasvar_smoke_mode(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "biasvar",
+            str(ROOT / "experiments" / "biasvar_polynomial.yaml"),
+            "--smoke",
+            "-q",
+            "--output-dir",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (directory,) = [p for p in out.iterdir() if p.is_dir()]
+    points = json.loads((directory / "decomposition.json").read_text())["points"]
+    assert len(points) == 1 and {"variance", "bias2_plus_noise"} <= set(points[0])
+    members = list((directory / "members").iterdir())
+    assert len(members) == 2
+    for member in members:
+        spec = yaml.safe_load((member / "spec.yaml").read_text())
+        assert spec["train"]["epochs"] == 1

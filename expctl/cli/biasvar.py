@@ -50,6 +50,11 @@ from expctl.cli.options import output_dir_option, set_option
 @output_dir_option
 @set_option
 @click.option("--quiet", "-q", is_flag=True, help="No line per finished member.")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Smoke test: 2 members per point, each with tiny data and one epoch (for CI).",
+)
 def biasvar(
     spec_path: str,
     members: int,
@@ -60,6 +65,7 @@ def biasvar(
     output_dir: str,
     overrides: tuple[str, ...],
     quiet: bool,
+    smoke: bool,
 ) -> None:
     """Split the test error of SPEC into bias², variance (and noise, when known).
 
@@ -71,6 +77,12 @@ def biasvar(
     """
     from expctl.biasvar import run_biasvar
 
+    if smoke:
+        from expctl.spec import load_spec
+        from expctl.spec.smoke import smoke_overrides
+
+        overrides = (*overrides, *smoke_overrides(load_spec(spec_path, overrides).spec))
+        members = 2
     outcome = run_biasvar(
         spec_path,
         Path(output_dir),

@@ -38,6 +38,11 @@ _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     "write nothing.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
+@click.option(
+    "--smoke",
+    is_flag=True,
+    help="Smoke test: 2 trials (a grid: all), each with tiny data and one epoch (for CI).",
+)
 def sweep(
     spec_path: str,
     workers: int,
@@ -47,6 +52,7 @@ def sweep(
     overrides: tuple[str, ...],
     dry_run: bool,
     quiet: bool,
+    smoke: bool,
 ) -> None:
     """Search the hyperparameters in SPEC's sweep: block; each trial is a run under
     <output-dir>/<study>/trials/.
@@ -62,6 +68,14 @@ def sweep(
 
     _quiet_optuna()
     lsweep = load_sweep_spec(spec_path, overrides)
+    if smoke:
+        from expctl.spec.smoke import smoke_overrides
+
+        extra = smoke_overrides(lsweep.loaded.spec)
+        if lsweep.sweep.method != "grid":
+            extra.append(f"sweep.trials={min(2, lsweep.sweep.n_trials)}")
+        overrides = (*overrides, *extra)
+        lsweep = load_sweep_spec(spec_path, overrides)
     space = Space(lsweep.sweep.space)
     checked = check_space(lsweep, space)
     name = study_name or lsweep.loaded.spec.name
