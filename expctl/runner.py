@@ -194,6 +194,10 @@ def _configure_keras(seed: int) -> None:
 
         tf.config.list_physical_devices()
 
+    if quiet:
+        # "N out of the last M calls triggered tf.function retracing": each run of a sweep,
+        # ablation or repeat builds a new model, which is expected, not a user's problem
+        tf.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(seed)
     # Same spec and seed must give the same numbers; on a CPU this costs little.
     tf.config.experimental.enable_op_determinism()

@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sweep": ("expctl.cli.sweep", "sweep"),
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
     "check": ("expctl.cli.check", "check"),
+    "ablate": ("expctl.cli.ablate", "ablate"),
 }
 
 
