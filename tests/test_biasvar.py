@@ -348,3 +348,47 @@ def test_show_prints_the_points_and_verdicts(degree_scan: Path) -> None:
     assert "8 member runs" in result.output
     assert "model.degree=1" in result.output and "high bias" in result.output
     assert "good fit" in result.output
+
+
+def test_train_sizes_draw_the_learning_curve(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "biasvar",
+            str(Path(__file__).resolve().parents[1] / "experiments" / "biasvar_polynomial.yaml"),
+            "--members",
+            "2",
+            "--train-sizes",
+            "0.5,1.0",
+            "--set",
+            "train.epochs=5",
+            "--output-dir",
+            str(out),
+            "-q",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    (directory,) = [p for p in out.iterdir() if p.is_dir()]
+    points = json.loads((directory / "decomposition.json").read_text())["points"]
+    assert [p["train_size"] for p in points] == [10, 20]  # 50% and 100% of 20 training events
+    for p in points:
+        assert p["expected_error"] == pytest.approx(p["bias2_plus_noise"] + p["variance"], rel=1e-9)
+    assert (directory / "plots" / "learning_curve.png").stat().st_size > 1000
+
+
+@pytest.mark.slow
+def test_workers_give_the_same_numbers_as_one_process(tmp_path: Path) -> None:
+    spec = Path(__file__).resolve().parents[1] / "experiments" / "biasvar_polynomial.yaml"
+    points = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"w{workers}"
+        args = ["biasvar", str(spec), "--members", "2", "--set", "train.epochs=5"]
+        result = CliRunner().invoke(cli, [*args, "--workers", workers, "--output-dir", str(out)])
+        assert result.exit_code == 0, result.output
+        (directory,) = [p for p in out.iterdir() if p.is_dir()]
+        points.append(json.loads((directory / "decomposition.json").read_text())["points"])
+    keys = ("expected_error", "variance", "bias2_plus_noise", "bias2", "train_error")
+    assert [{k: p[k] for k in keys} for p in points[0]] == [
+        {k: p[k] for k in keys} for p in points[1]
+    ]

@@ -174,7 +174,7 @@ def learning_curve_figure(
         _curves(ax, xs, group)
         if xs[-1] > 10 * xs[0]:
             ax.set_xscale("log")
-        ax.set_xlabel("training events (bootstrap sample size)")
+        ax.set_xlabel("training events per member")
         head = f"{title}" if title else "learning curve"
         if scan_key is not None:
             head += f": {scan_key} = {_value_label(value)}"
