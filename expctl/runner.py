@@ -135,7 +135,7 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         dataset = hooks.dataset(dataset)
     check_against_data(loaded, dataset)
 
-    _configure_keras(spec.seed)
+    _configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
     run_dir = RunDir.create(Path(output_dir), spec.name)
     started = time.perf_counter()
     run_dir.start(spec.name, __version__)
@@ -183,7 +183,7 @@ def _native_stderr_silenced(enabled: bool) -> Iterator[None]:
         os.close(devnull)
 
 
-def _configure_keras(seed: int) -> None:
+def _configure_keras(seed: int, deterministic: bool = True) -> None:
     # TensorFlow's start-up chatter (CPU features, missing CUDA) buries the progress lines; it is
     # shown only to a user who asks for every TensorFlow log with TF_CPP_MIN_LOG_LEVEL=0.
     quiet = os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3") != "0"
@@ -199,8 +199,14 @@ def _configure_keras(seed: int) -> None:
         # ablation or repeat builds a new model, which is expected, not a user's problem
         tf.get_logger().setLevel("ERROR")
     keras.utils.set_random_seed(seed)
-    # Same spec and seed must give the same numbers; on a CPU this costs little.
-    tf.config.experimental.enable_op_determinism()
+    # Same spec and seed must give the same numbers; on a CPU this costs little. XLA
+    # (train.jit_compile) is not available with op determinism, so such runs trade it away.
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
+    else:
+        from tensorflow.python.framework import config as tf_config
+
+        tf_config.disable_op_determinism()
 
 
 def _train_and_evaluate(
@@ -215,7 +221,8 @@ def _train_and_evaluate(
     from expctl.training import train
 
     spec = loaded.spec
-    model = build_model(spec.model, dataset)
+    with precision_policy(spec.train.precision):
+        model = build_model(spec.model, dataset)
     epochs = spec.train.epochs
 
     def on_epoch(rows: list[dict[str, float]]) -> None:
@@ -279,6 +286,23 @@ def _train_and_evaluate(
     return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
 
 
+@contextlib.contextmanager
+def precision_policy(name: str) -> Iterator[None]:
+    """Keras' global dtype policy set to `name` while layers are built, then restored.
+
+    Layers keep the policy they were built with; expctl's output layers are float32, so the
+    predictions, the loss and every metric are computed in float32 whatever the policy.
+    """
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
+
+
 def model_summary(model: Any, spec: Any) -> str:
     """model_summary.txt: Keras' layer table, then what acts on training outside the layers."""
     lines = [f"model {model.name}: {model.count_params():,} parameters", ""]
@@ -303,6 +327,10 @@ def model_summary(model: Any, spec: Any) -> str:
             f"pruning: magnitude, target sparsity {pr.target_sparsity:g} of the hidden kernels, "
             f"polynomial from epoch {pr.start_epoch} to {pr.end_epoch}"
         )
+    if train_spec.precision != "float32":
+        extra.append(f"precision: {train_spec.precision} (outputs, loss and metrics in float32)")
+    if train_spec.jit_compile:
+        extra.append("jit_compile: XLA (op determinism off: reruns may differ in the last bits)")
     if train_spec.label_smoothing:
         extra.append(f"label smoothing: targets {train_spec.label_smoothing:g} and 1-ε")
     if spec.data.label_noise:

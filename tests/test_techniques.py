@@ -253,3 +253,34 @@ def test_adversarial_and_pruning_keys_are_validated(
     assert result.exit_code == 2, result.output
     assert expect in result.output
     assert not out.exists() or not any(out.iterdir())
+
+
+def test_mixed_bfloat16_and_jit_compile(write_spec, tmp_path: Path) -> None:
+    import keras
+
+    from expctl.models.io import load_model
+
+    base = run_spec(write_spec, tmp_path, {}, "base.yaml")
+    mixed = run_spec(
+        write_spec,
+        tmp_path,
+        {"train": {"precision": "mixed_bfloat16", "jit_compile": True}},
+        "mixed.yaml",
+    )
+    assert keras.config.dtype_policy().name == "float32"  # the global policy is restored
+    model = load_model(mixed / "model.keras")
+    assert model.get_layer("dense_1").compute_dtype == "bfloat16"
+    assert model.get_layer("dense_1").variable_dtype == "float32"  # weights stay float32
+    assert model.get_layer("output").compute_dtype == "float32"
+    assert model.get_layer("standardize").compute_dtype == "float32"
+    a = json.loads((base / "metrics.json").read_text())
+    b = json.loads((mixed / "metrics.json").read_text())
+    assert abs(a["auc"] - b["auc"]) < 0.03  # 16-bit activations: close, not equal
+    assert "precision: mixed_bfloat16" in (mixed / "model_summary.txt").read_text()
+    import tensorflow as tf
+
+    # the run after it is deterministic again (XLA is only on for the run that asked)
+    run_spec(write_spec, tmp_path, {}, "after.yaml")
+    from tensorflow.python.framework.config import is_op_determinism_enabled
+
+    assert is_op_determinism_enabled() and tf.executing_eagerly()

@@ -179,7 +179,7 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         x = RAW_INPUT_STAGES[model_spec.type](model_spec, x)
     if dataset.mean is not None:
         x = keras.layers.Normalization(
-            mean=dataset.mean, variance=dataset.std**2, name="standardize"
+            mean=dataset.mean, variance=dataset.std**2, dtype="float32", name="standardize"
         )(x)
     if model_spec.input_noise > 0:
         # after standardisation, so the noise is in units of each feature's spread

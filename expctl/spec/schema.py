@@ -682,6 +682,15 @@ class TrainSpec(Section):
     class_weight: ClassWeight = Field(
         None, description="balanced, or {class index: weight}; classification only"
     )
+    precision: Literal["float32", "mixed_bfloat16", "mixed_float16"] = Field(
+        "float32",
+        description="mixed_*: layers compute in 16 bits, weights, outputs and metrics stay float32",
+    )
+    jit_compile: Bool = Field(
+        False,
+        description="compile the train step with XLA; such runs are not bit-reproducible "
+        "(TensorFlow's op determinism excludes XLA)",
+    )
     adversarial: AdversarialSpec | None = Field(
         None, description="FGSM adversarial training; metrics.json gets adversarial_* at ε"
     )

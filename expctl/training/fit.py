@@ -136,6 +136,7 @@ def train(
         loss_weights=loss_weights,
         metrics=metrics,
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
+        jit_compile=train_spec.jit_compile,
     )
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
