@@ -69,3 +69,27 @@ def trained_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert result.exit_code == 0, result.output
         (runs[kind],) = set(out.iterdir()) - before
     return runs
+
+
+#: Modules that must never be imported by start-up and the views.
+HEAVY = ("tensorflow", "keras", "matplotlib")
+
+
+def heavy_imports(argv: list[str]) -> str:
+    """Run `expctl ARGV` in a fresh interpreter (exit code must be 0); the heavy modules it loaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from expctl.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {argv!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
+    )
+    return done.stdout.strip()

@@ -12,13 +12,13 @@ import pandas as pd
 import pytest
 import yaml
 from click.testing import CliRunner
+from conftest import heavy_imports
 from sklearn.metrics import roc_auc_score
 
 from expctl import __version__
 from expctl.cli import cli
 
 ROOT = Path(__file__).resolve().parents[1]
-HEAVY = ("tensorflow", "keras", "matplotlib")
 
 
 def invoke(*args: str):
@@ -29,18 +29,8 @@ def invoke(*args: str):
     "argv", [["--help"], ["--version"], ["list", "--help"], ["run", "--help"], ["list", "NOWHERE"]]
 )
 def test_start_up_never_imports_heavy_modules(argv: list[str]) -> None:
-    code = (
-        "import sys\n"
-        "from click.testing import CliRunner\n"
-        "from expctl.cli import cli\n"
-        f"result = CliRunner().invoke(cli, {argv!r})\n"
-        "assert result.exit_code == 0, result.output\n"
-        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
-    )
-    assert done.stdout.strip() == "", f"{argv} imported {done.stdout.strip()}"
+    loaded = heavy_imports(argv)
+    assert loaded == "", f"{argv} imported {loaded}"
 
 
 def test_version_and_help() -> None:

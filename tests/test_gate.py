@@ -115,19 +115,8 @@ def test_missing_baseline_says_how_to_make_one(tmp_path: Path, trained_runs) -> 
 
 
 def test_check_never_imports_tensorflow(tmp_path: Path, trained_runs) -> None:
-    import subprocess
-    import sys
+    from conftest import heavy_imports
 
     baseline = tmp_path / "b.json"
     assert _check(trained_runs["binary"], baseline, "--update").exit_code == 0
-    argv = ["check", str(trained_runs["binary"]), "--baseline", str(baseline)]
-    code = (
-        "import sys\n"
-        "from click.testing import CliRunner\n"
-        "from expctl.cli import cli\n"
-        f"result = CliRunner().invoke(cli, {argv!r})\n"
-        "assert result.exit_code == 0, result.output\n"
-        "print(','.join(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == ""
+    assert heavy_imports(["check", str(trained_runs["binary"]), "--baseline", str(baseline)]) == ""

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from expctl.cli.options import output_dir_option, set_option
+from expctl.cli.options import output_dir_option, set_option, smoke_option
 
 
 @click.command()
@@ -50,11 +50,7 @@ from expctl.cli.options import output_dir_option, set_option
 @output_dir_option
 @set_option
 @click.option("--quiet", "-q", is_flag=True, help="No line per finished member.")
-@click.option(
-    "--smoke",
-    is_flag=True,
-    help="Smoke test: 2 members per point, each with tiny data and one epoch (for CI).",
-)
+@smoke_option("2 members per point, each with tiny data and one epoch")
 def biasvar(
     spec_path: str,
     members: int,

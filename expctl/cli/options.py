@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 output_dir_option = click.option(
@@ -20,3 +22,8 @@ set_option = click.option(
     metavar="KEY=VALUE",
     help="Override a spec key, e.g. --set train.optimizer.learning_rate=0.01 (repeatable).",
 )
+
+
+def smoke_option(what: str) -> Any:
+    """`--smoke`: the command through its usual code path, shrunk for CI (see expctl.spec.smoke)."""
+    return click.option("--smoke", is_flag=True, help=f"Smoke test for CI: {what}.")

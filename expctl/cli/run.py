@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from expctl.cli.options import output_dir_option, set_option
+from expctl.cli.options import output_dir_option, set_option, smoke_option
 
 
 @click.command()
@@ -28,11 +28,7 @@ from expctl.cli.options import output_dir_option, set_option
     help="Run N times with seeds seed, seed+1, ... (one run directory each).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
-@click.option(
-    "--smoke",
-    is_flag=True,
-    help="Smoke test: tiny data, one epoch, small batches; the same code path (for CI).",
-)
+@smoke_option("tiny data, one epoch, small batches; the same code path")
 def run(
     spec_path: str,
     output_dir: str,

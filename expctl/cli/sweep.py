@@ -6,7 +6,7 @@ import re
 
 import click
 
-from expctl.cli.options import output_dir_option, set_option
+from expctl.cli.options import output_dir_option, set_option, smoke_option
 
 _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -38,11 +38,7 @@ _STUDY_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     "write nothing.",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No line per trial.")
-@click.option(
-    "--smoke",
-    is_flag=True,
-    help="Smoke test: 2 trials (a grid: all), each with tiny data and one epoch (for CI).",
-)
+@smoke_option("2 trials (a grid: all), each with tiny data and one epoch")
 def sweep(
     spec_path: str,
     workers: int,

@@ -125,6 +125,17 @@ def numeric_metrics(metrics: dict[str, Any], prefix: str = "") -> list[str]:
     return names
 
 
+def _required(metrics: dict[str, Any], name: str, where: str = "") -> float:
+    """A metric the baseline names; BadInputError listing the run's metrics when it is absent."""
+    value = lookup(metrics, name)
+    if value is None:
+        raise BadInputError(
+            f"{where}the baseline names metric {name!r}, which the run does not have; "
+            f"the run has: {', '.join(numeric_metrics(metrics))}"
+        )
+    return value
+
+
 def parse_baseline(text: str, source: str) -> Baseline:
     """A validated baseline; BadInputError (exit 2) naming the line or key otherwise."""
     try:
@@ -150,12 +161,7 @@ def check(metrics: dict[str, Any], baseline: Baseline, source: str) -> list[Verd
     """Each baseline metric against the run's; BadInputError when the run lacks one."""
     verdicts = []
     for name, base in baseline.metrics.items():
-        value = lookup(metrics, name)
-        if value is None:
-            raise BadInputError(
-                f"{source}: the baseline names metric {name!r}, which the run does not have; "
-                f"the run has: {', '.join(numeric_metrics(metrics))}"
-            )
+        value = _required(metrics, name, f"{source}: ")
         verdicts.append(Verdict(name, base.value, base.tolerance, base.higher_is_better, value))
     return verdicts
 
@@ -166,12 +172,7 @@ def updated_baseline(metrics: dict[str, Any], previous: Baseline | None) -> dict
     out: dict[str, Any] = {}
     if previous is not None:
         for name, base in previous.metrics.items():
-            value = lookup(metrics, name)
-            if value is None:
-                raise BadInputError(
-                    f"the baseline names metric {name!r}, which the run does not have; "
-                    f"the run has: {', '.join(numeric_metrics(metrics))}"
-                )
+            value = _required(metrics, name)
             out[name] = {**base.model_dump(), "value": value}
         return {"metrics": out}
     for name in DEFAULT_METRICS:
