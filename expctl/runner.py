@@ -219,7 +219,16 @@ def _train_and_evaluate(
         echo(progress_line(rows[-1], epochs))
 
     atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
-    result = train(model, dataset, spec.train, on_epoch, hooks.callbacks)
+    tracking = spec.tracking
+    result = train(
+        model,
+        dataset,
+        spec.train,
+        on_epoch,
+        hooks.callbacks,
+        tensorboard_dir=run_dir.file("tensorboard") if tracking.tensorboard else None,
+        histograms=tracking.histograms,
+    )
     training = {
         "epochs_trained": result.epochs_trained,
         "best_epoch": result.best_epoch,
