@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("expctl.cli.show", "show"),
     "sweep": ("expctl.cli.sweep", "sweep"),
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
+    "schema": ("expctl.cli.schema", "schema"),
+    "init": ("expctl.cli.init", "init"),
 }
 
 
