@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
     "schema": ("expctl.cli.schema", "schema"),
     "init": ("expctl.cli.init", "init"),
+    "export": ("expctl.cli.export", "export"),
 }
 
 
