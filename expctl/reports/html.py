@@ -49,8 +49,10 @@ th, td { border-bottom: 1px solid var(--line); padding: 4px 10px; text-align: le
 th { background: var(--head); position: sticky; top: 0; }
 td.num, th.num { text-align: right; font-variant-numeric: tabular-nums; }
 .scroll { overflow: auto; max-height: 460px; border: 1px solid var(--line); border-radius: 6px; }
-.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px; }
+.plots { display: grid; grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); gap: 14px;
+         align-items: start; }
 figure { margin: 0; border: 1px solid var(--line); border-radius: 6px; padding: 8px; }
+figure.wide { grid-column: 1 / -1; }
 figure img { width: 100%; height: auto; display: block; }
 figcaption { color: var(--muted); font-size: 12px; margin-top: 4px; }
 pre { background: var(--head); border: 1px solid var(--line); border-radius: 6px; padding: 10px 12px;
@@ -80,6 +82,8 @@ def _number(value: Any) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{int(value):,}"  # counts (weighted ones are floats)
         return (
             f"{value:.4g}" if abs(value) >= 1e4 or (value and abs(value) < 1e-3) else f"{value:.4f}"
         )
@@ -88,11 +92,26 @@ def _number(value: Any) -> str:
 
 def _image(png: bytes, alt: str) -> str:
     data = base64.b64encode(png).decode("ascii")
-    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{data}">'
+    width = png_size(png)[0]
+    # never drawn larger than the PNG itself: upscaled, a short figure's text becomes huge
+    limit = f' style="max-width: {width}px"' if width else ""
+    return f'<img alt="{escape(alt)}"{limit} src="data:image/png;base64,{data}">'
+
+
+def png_size(png: bytes) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; (0, 0) if the bytes are not a PNG."""
+    if len(png) < 24 or not png.startswith(b"\x89PNG\r\n\x1a\n"):
+        return 0, 0
+    return int.from_bytes(png[16:20], "big"), int.from_bytes(png[20:24], "big")
 
 
 def _figure(png: bytes, caption: str) -> str:
-    return f"<figure>{_image(png, caption)}<figcaption>{escape(caption)}</figcaption></figure>"
+    width, height = png_size(png)
+    # a wide figure (several panels side by side) gets a whole row, or its text is unreadable
+    wide = ' class="wide"' if height and width / height > 1.6 else ""
+    return (
+        f"<figure{wide}>{_image(png, caption)}<figcaption>{escape(caption)}</figcaption></figure>"
+    )
 
 
 def _table(header: Sequence[str], rows: Sequence[Sequence[Any]], numeric: Sequence[bool]) -> str:
