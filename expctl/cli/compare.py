@@ -52,6 +52,7 @@ Warn = Callable[[str], None]
     show_default=True,
     help="Output format.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--no-group",
     "no_group",
@@ -86,6 +87,7 @@ def compare(
     filters: tuple[str, ...],
     columns: str | None,
     fmt: str,
+    as_json: bool,
     no_group: bool,
     plot: str | None,
     metric: str | None,
@@ -105,6 +107,8 @@ def compare(
     from expctl.runs import compare as cmp
     from expctl.runs.resolve import resolve_runs
 
+    if as_json:
+        fmt = "json"
     warnings: list[str] = []
 
     def warn(message: str) -> None:
