@@ -73,3 +73,27 @@ def test_bash_completion_script_and_command_names() -> None:
         [sys.executable, "-m", "expctl"], env=env, capture_output=True, text=True, cwd=ROOT
     )
     assert {"plain,mlp", "plain,cnn", "plain,multitask", "plain,sweep"} <= set(done.stdout.split())
+
+
+def test_readme_documents_each_integration() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for text in (
+        "tensorboard --logdir outputs",
+        "histograms: true",
+        "--mlflow sqlite:///mlflow.db",
+        "expctl export RUN",
+        "expctl[mlflow]",
+        "source: root",
+        "expctl[root]",
+        "source: hdf5",
+        "yaml-language-server: $schema=",
+        "expctl schema",
+        "expctl init --template",
+        "report.html",
+        "--html",
+        "expctl.load_run(",
+        "expctl.run(",
+        "_EXPCTL_COMPLETE=bash_source expctl",
+        "[--json]",
+    ):
+        assert text in readme, text
