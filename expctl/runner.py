@@ -134,6 +134,10 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
     if hooks.dataset is not None:
         dataset = hooks.dataset(dataset)
     check_against_data(loaded, dataset)
+    if spec.tracking.mlflow is not None:
+        from expctl.export import require_mlflow
+
+        require_mlflow()  # refused before anything is written, with the install hint
 
     _configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
     run_dir = RunDir.create(Path(output_dir), spec.name)
@@ -162,7 +166,30 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         finally:
             run_dir.finish("failed", time.perf_counter() - started, error=error)
         raise RunFailedError(f"run {run_dir.path} failed: {error}") from exc
+    _after_run(run_dir.path, spec, echo)
     return outcome
+
+
+def _after_run(path: Path, spec: Any, echo: Echo) -> None:
+    """What reads the finished run directory: report.html, then the MLflow export."""
+    from expctl.reports import write_run_report
+
+    write_run_report(path)
+    uri = spec.tracking.mlflow
+    if uri is not None:
+        from expctl.errors import ExpctlError
+        from expctl.export import export_run
+
+        try:
+            mlflow_id = export_run(path, uri, spec.tracking.mlflow_experiment)
+        except ExpctlError as exc:
+            raise ExpctlError(
+                f"{exc.message}\nthe run itself completed ({path}); retry the export with "
+                f"`expctl export {path} --mlflow {uri}`"
+            ) from None
+        echo(
+            f"logged to MLflow {uri}: experiment {spec.tracking.mlflow_experiment}, run {mlflow_id}"
+        )
 
 
 @contextlib.contextmanager
@@ -230,7 +257,16 @@ def _train_and_evaluate(
         echo(progress_line(rows[-1], epochs))
 
     atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
-    result = train(model, dataset, spec.train, on_epoch, hooks.callbacks)
+    tracking = spec.tracking
+    result = train(
+        model,
+        dataset,
+        spec.train,
+        on_epoch,
+        hooks.callbacks,
+        tensorboard_dir=run_dir.file("tensorboard") if tracking.tensorboard else None,
+        histograms=tracking.histograms,
+    )
     training = {
         "epochs_trained": result.epochs_trained,
         "best_epoch": result.best_epoch,

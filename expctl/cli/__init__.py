@@ -27,6 +27,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
     "check": ("expctl.cli.check", "check"),
     "ablate": ("expctl.cli.ablate", "ablate"),
+    "schema": ("expctl.cli.schema", "schema"),
+    "init": ("expctl.cli.init", "init"),
+    "export": ("expctl.cli.export", "export"),
 }
 
 

@@ -52,6 +52,7 @@ Warn = Callable[[str], None]
     show_default=True,
     help="Output format.",
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 @click.option(
     "--no-group",
     "no_group",
@@ -69,6 +70,13 @@ Warn = Callable[[str], None]
     type=click.Path(dir_okay=False, path_type=Path),
     help="Figure file for --plot (default: compare_<plot>.png here).",
 )
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Also write a self-contained HTML report: the table, learning curves, the metric per "
+    "run and (binary runs) the ROC overlay.",
+)
 @click.option("--strict", is_flag=True, help="Exit with code 1 if any warning was given.")
 @click.pass_context
 def compare(
@@ -79,10 +87,12 @@ def compare(
     filters: tuple[str, ...],
     columns: str | None,
     fmt: str,
+    as_json: bool,
     no_group: bool,
     plot: str | None,
     metric: str | None,
     out: Path | None,
+    html_path: Path | None,
     strict: bool,
 ) -> None:
     """Compare runs: id, name, status, the spec keys that differ, test metrics, epochs, duration.
@@ -97,6 +107,8 @@ def compare(
     from expctl.runs import compare as cmp
     from expctl.runs.resolve import resolve_runs
 
+    if as_json:
+        fmt = "json"
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -136,6 +148,9 @@ def compare(
         path = out or Path(f"compare_{plot}.png")
         _draw(plot, table, metric, path, warn)
         click.echo(f"figure: {path}", err=True)
+    if html_path is not None:
+        _write_html(html_path, table, warn)
+        click.echo(f"report: {html_path}", err=True)
     if strict and warnings:
         ctx.exit(1)
 
@@ -259,3 +274,35 @@ def _roc_figure(table: Table, warn: Warn) -> Figure:
     if not curves:
         raise BadInputError("no binary run with predictions.npz to draw a ROC curve of")
     return roc_figure(curves)
+
+
+def _write_html(path: Path, table: Table, warn: Warn) -> None:
+    """The comparison as a self-contained HTML file (figures that cannot be drawn are left out)."""
+    import io
+
+    from expctl.errors import BadInputError
+    from expctl.reports import compare_report_html
+    from expctl.runs import atomic_write_text
+    from expctl.runs import compare as cmp
+
+    if not table.rows:
+        raise BadInputError("no runs to report")
+    figures = []
+    drawers = {
+        "learning curves (val_loss per epoch)": lambda: _learning_curves_figure(table, warn),
+        "test metric per run": lambda: _metric_figure(table, None),
+        "ROC curves (test)": lambda: _roc_figure(table, lambda _: None),
+    }
+    for caption, draw in drawers.items():
+        try:
+            figure = draw()
+        except BadInputError:
+            continue  # e.g. no binary run for the ROC overlay
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png", dpi=110)
+        figures.append((caption, buffer.getvalue()))
+    header, rows, numeric = cmp.table_cells(table)
+    runs = [p for row in table.rows for p in _row_paths(row)]
+    html = compare_report_html("expctl compare", header, rows, numeric, figures, runs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, html)

@@ -34,12 +34,23 @@ def _duration(status: dict[str, Any]) -> str:
     "directory", metavar="[DIR]", required=False, type=click.Path(file_okay=False, path_type=str)
 )
 @output_dir_option
-def list_runs(directory: str | None, output_dir: str) -> None:
+@click.option(
+    "--json",
+    "as_json",
+    is_flag=True,
+    help="Print a JSON list: id, path, name, status, started_at, duration_s, metrics, problems.",
+)
+def list_runs(directory: str | None, output_dir: str, as_json: bool) -> None:
     """List the runs in DIR (default: --output-dir): id, name, status, test metric, duration."""
     from expctl.runs import list_runs as find_runs
 
     folder = Path(directory or output_dir)
     records = find_runs(folder)
+    if as_json:
+        from expctl.runs import to_json
+
+        click.echo(to_json([_record(r) for r in records]), nl=False)
+        return
     if not records:
         click.echo(f"no runs in {folder}", err=True)
         return
@@ -54,3 +65,16 @@ def list_runs(directory: str | None, output_dir: str) -> None:
     for r in records:
         for problem in r.problems:
             click.echo(f"warning: {problem}", err=True)
+
+
+def _record(r: Any) -> dict[str, Any]:
+    return {
+        "id": r.id,
+        "path": str(r.path),
+        "name": r.status.get("name"),
+        "status": r.state,
+        "started_at": r.status.get("started_at"),
+        "duration_s": r.status.get("duration_s"),
+        "metrics": r.metrics,
+        "problems": r.problems,
+    }

@@ -28,6 +28,13 @@ from expctl.cli.options import output_dir_option, set_option, smoke_option
     help="Run N times with seeds seed, seed+1, ... (one run directory each).",
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
+@click.option(
+    "--mlflow",
+    "mlflow_uri",
+    metavar="URI",
+    help="Also log each finished run to this MLflow tracking URI (sets tracking.mlflow), "
+    "e.g. sqlite:///mlflow.db or http://127.0.0.1:5000.",
+)
 @smoke_option("tiny data, one epoch, small batches; the same code path")
 def run(
     spec_path: str,
@@ -37,6 +44,7 @@ def run(
     overrides: tuple[str, ...],
     repeat: int,
     quiet: bool,
+    mlflow_uri: str | None,
     smoke: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
@@ -54,6 +62,8 @@ def run(
         extra.append(f"name={json.dumps(name)}")
     if seed is not None:
         extra.append(f"seed={seed}")
+    if mlflow_uri is not None:
+        extra.append(f"tracking.mlflow={json.dumps(mlflow_uri)}")
     loaded = load_spec(spec_path, extra)
     if smoke:
         from expctl.spec.smoke import smoke_overrides

@@ -7,6 +7,7 @@ the column, before any run directory is created.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import zipfile
@@ -333,4 +334,200 @@ def _polynomial(spec: Any, base_dir: Path, seed: int) -> Table:
         feature_names=("x",),
         target_name="y",
         description=describe(spec, seed),
+    )
+
+
+# ------------------------------------------------------------------------------------ HDF5, ROOT
+
+
+def _install_hint(module: str, extra: str) -> str:
+    return (
+        f"needs {module}: install it with `uv sync --extra {extra}` "
+        f"(or `pip install 'expctl[{extra}]'`)"
+    )
+
+
+def _h5_columns(node: Any, path: Path, name: str) -> dict[str, np.ndarray]:
+    """The columns of an HDF5 table: a compound dataset's fields, or a group's 1-D datasets."""
+    import h5py
+
+    if isinstance(node, h5py.Dataset):
+        if node.dtype.names is None:
+            raise DataError(
+                f"{path}: data.table: dataset {name!r} is not a table (no named fields, "
+                f"shape {node.shape}); give a compound dataset or a group, or use x: and y:"
+            )
+        if node.ndim != 1:
+            raise DataError(f"{path}: data.table: {name!r} has shape {node.shape}; expected (n,)")
+        records = node[()]
+        return {field: np.asarray(records[field]) for field in node.dtype.names}
+    columns: dict[str, np.ndarray] = {}
+    for key, member in node.items():
+        if isinstance(member, h5py.Dataset) and member.ndim == 1 and member.dtype.names is None:
+            columns[key] = np.asarray(member[()])
+    if not columns:
+        raise DataError(f"{path}: data.table: group {name!r} holds no 1-D datasets (columns)")
+    lengths = {k: len(v) for k, v in columns.items()}
+    if len(set(lengths.values())) > 1:
+        shown = ", ".join(f"{k} {n}" for k, n in lengths.items())
+        raise DataError(f"{path}: data.table: columns of {name!r} differ in length: {shown}")
+    return columns
+
+
+def _h5_member(handle: Any, name: str, what: str, path: Path) -> Any:
+    if name not in handle:
+        found: list[str] = []
+        handle.visit(found.append)
+        raise DataError(
+            f"{path}: {what}: no dataset or group {name!r}{_did_you_mean(name.strip('/'), found)}; "
+            f"the file holds: {', '.join(found) or 'nothing'}"
+        )
+    return handle[name]
+
+
+@register("hdf5")
+def _hdf5(spec: Any, base_dir: Path, seed: int) -> Table:
+    import h5py
+    import pandas as pd
+
+    path = resolve_path(spec.path, base_dir)
+    try:
+        handle = h5py.File(path, "r")
+    except OSError as exc:
+        raise DataError(f"{path}: cannot read as HDF5: {exc}") from None
+    with handle:
+        if spec.table is not None:
+            node = _h5_member(handle, spec.table, "data.table", path)
+            columns = _h5_columns(node, path, spec.table)
+            for key, values in columns.items():
+                if values.dtype.kind == "S":  # fixed-length byte strings: class names
+                    columns[key] = values.astype(str)
+            table = _from_frame(pd.DataFrame(columns), spec, path)
+            return dataclasses.replace(table, description=f"hdf5: {path} ({spec.table})")
+        arrays = {}
+        for key, what in ((spec.x, "data.x"), (spec.y, "data.y"), (spec.weight, "data.weight")):
+            if key is not None:
+                member = _h5_member(handle, key, what, path)
+                if not isinstance(member, h5py.Dataset):
+                    raise DataError(f"{path}: {what}: {key!r} is a group, not a dataset")
+                arrays[what] = np.asarray(member[()])
+    x, y, w = arrays["data.x"], arrays["data.y"], arrays.get("data.weight")
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.dtype.kind not in "biuf":
+        raise DataError(
+            f"{path}: dataset {spec.x!r} has shape {x.shape} and dtype {x.dtype}; "
+            "expected numbers of shape (n_events, n_features)"
+        )
+    if y.ndim != 1 or len(y) != len(x):
+        raise DataError(
+            f"{path}: dataset {spec.y!r} has shape {y.shape}; expected ({len(x)},), one target per event"
+        )
+    if y.dtype.kind == "S":
+        y = y.astype(str)
+    if w is not None and w.shape != y.shape:
+        raise DataError(
+            f"{path}: dataset {spec.weight!r} has shape {w.shape}; expected one weight per event"
+        )
+    return Table(
+        features=x.astype(np.float64),
+        target=y,
+        feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
+        target_name=spec.y,
+        description=f"hdf5: {path}",
+        weight=None if w is None else w.astype(np.float64),
+        origin=str(path),
+    )
+
+
+#: Class names of the ROOT objects read as tables: TTrees and their successor, RNTuples.
+ROOT_TABLES = ("TTree", "ROOT::RNTuple")
+
+
+def _root_tree(uproot: Any, path: Path, tree: str) -> Any:
+    try:
+        handle = uproot.open(path)
+    except Exception as exc:  # uproot raises many types for a file that is not ROOT
+        raise DataError(f"{path}: cannot read as a ROOT file: {exc}") from None
+    trees = [k.split(";")[0] for k, v in handle.classnames().items() if v.startswith(ROOT_TABLES)]
+    if tree not in trees:
+        raise DataError(
+            f"{path}: data.tree: no TTree {tree!r}{_did_you_mean(tree, trees)}; "
+            f"trees: {', '.join(trees) or 'none'}"
+        )
+    return handle[tree]
+
+
+def _is_scalar(values: np.ndarray) -> bool:
+    """One number per event (jagged branches come back as arrays of objects)."""
+    return values.ndim == 1 and values.dtype.kind in "biuf"
+
+
+@register("root")
+def _root(spec: Any, base_dir: Path, seed: int) -> Table:
+    try:
+        import uproot
+    except ImportError:
+        raise DataError("data.source root " + _install_hint("uproot", "root")) from None
+
+    parts: list[dict[str, np.ndarray]] = []
+    names: list[str] | None = list(spec.features) if spec.features else None
+    extra = [b for b in (spec.target, spec.weight) if b is not None]
+    paths = []
+    for i, entry in enumerate(spec.files):
+        path = resolve_path(entry.path, base_dir)
+        paths.append(path)
+        ttree = _root_tree(uproot, path, entry.tree or spec.tree)
+        available = list(ttree.keys())
+        wanted = [*(names if names is not None else available), *extra]
+        for branch in dict.fromkeys(wanted):
+            if branch not in available:
+                raise DataError(
+                    f"{path}: data.files[{i}]: no branch {branch!r}{_did_you_mean(branch, available)}; "
+                    f"branches: {', '.join(available)}"
+                )
+        try:
+            arrays = ttree.arrays(list(dict.fromkeys(wanted)), library="np")
+        except Exception as exc:  # uproot: a branch it cannot interpret
+            raise DataError(f"{path}: cannot read the branches {wanted}: {exc}") from None
+        if names is None:  # default: every scalar numeric branch but target and weight
+            names = [b for b in available if b not in extra and _is_scalar(arrays[b])]
+            if not names:
+                raise DataError(f"{path}: no scalar numeric branches to use as features")
+        for branch in [*names, *(b for b in extra if b != spec.target)]:
+            if not _is_scalar(arrays[branch]):
+                raise DataError(
+                    f"{path}: branch {branch!r} does not hold one number per event "
+                    f"(dtype {arrays[branch].dtype}, shape {arrays[branch].shape}); "
+                    "expctl reads scalar numeric branches"
+                )
+        if spec.target is None:
+            arrays["__label__"] = np.full(len(arrays[names[0]]), entry.label)
+        parts.append(arrays)
+    assert names is not None
+    for key, what in ((spec.target, "target"), (spec.weight, "weight")):
+        if key is not None and key in names:
+            raise DataError(f"data.features: the {what} branch {key!r} cannot also be a feature")
+    target_key = spec.target or "__label__"
+    features = np.concatenate(
+        [np.column_stack([p[b] for b in names]).astype(np.float64) for p in parts]
+    )
+    target = np.concatenate([np.asarray(p[target_key]) for p in parts])
+    weight = (
+        np.concatenate([np.asarray(p[spec.weight], dtype=np.float64) for p in parts])
+        if spec.weight
+        else None
+    )
+    files = ", ".join(
+        p.name + (f" (label {e.label})" if e.label is not None else "")
+        for p, e in zip(paths, spec.files, strict=True)
+    )
+    return Table(
+        features=features,
+        target=target,
+        feature_names=tuple(names),
+        target_name=spec.target or "label",
+        description=f"root: {len(target)} events of {spec.tree} from {files}",
+        weight=weight,
+        origin=str(paths[0]) if len(paths) == 1 else "",
     )

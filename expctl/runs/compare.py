@@ -785,6 +785,13 @@ def format_text(table: Table) -> str:
     return "\n".join([line(columns), *(line(r) for r in body)]) + "\n"
 
 
+def table_cells(table: Table) -> tuple[list[str], list[list[str]], list[bool]]:
+    """The displayed columns, each row's cells as text, and which columns are numeric."""
+    columns = _display_columns(table)
+    rows = [[_cell(table, row, c) for c in columns] for row in table.rows]
+    return columns, rows, [_is_numeric_column(table, c) for c in columns]
+
+
 def format_markdown(table: Table) -> str:
     """A GitHub-flavoured markdown table (numbers right-aligned, `|` escaped)."""
     columns = _display_columns(table)

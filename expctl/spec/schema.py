@@ -198,6 +198,105 @@ class NpzData(DataCommon):
     n_samples: Int | None = Field(None, ge=50)
 
 
+class Hdf5Data(DataCommon):
+    """An HDF5 file (h5py): a table (`table` + `target`), or feature and target arrays (`x`, `y`).
+
+    A table is a compound dataset (one field per column) or a group of equal-length 1-D datasets
+    (one per column); `features`, `target` and `weight` then name its columns. Arrays are two
+    datasets: `x` of shape (n_events, n_features) and `y` of shape (n_events,), and `weight` names
+    a third of per-event weights.
+    """
+
+    source: Literal["hdf5"] = "hdf5"
+    path: str = Field(
+        min_length=1, description="relative paths: spec folder, then $EXPCTL_DATA_DIR"
+    )
+    table: str | None = Field(
+        None,
+        min_length=1,
+        description="compound dataset or group of 1-D datasets, one per column (e.g. /events)",
+    )
+    target: str | None = Field(None, min_length=1, description="the table's target column")
+    features: list[str] | None = Field(
+        None, min_length=1, description="the table's feature columns; default: all other columns"
+    )
+    x: str | None = Field(
+        None, min_length=1, description="dataset of features (n_events, n_features)"
+    )
+    y: str | None = Field(None, min_length=1, description="dataset of targets (n_events,)")
+    weight: str | None = Field(
+        None,
+        min_length=1,
+        description="per-event weights: a column of the table, or a dataset next to x and y",
+    )
+    n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+
+    @model_validator(mode="after")
+    def _one_layout(self) -> Hdf5Data:
+        if self.table is not None:
+            if self.x is not None or self.y is not None:
+                raise ValueError("give table (with target) or x and y, not both")
+            if self.target is None:
+                raise ValueError("table needs target: the column to predict")
+        else:
+            if self.x is None or self.y is None:
+                raise ValueError(
+                    "give table: (a compound dataset or a group of columns) with target:, "
+                    "or x: and y: (feature and target datasets)"
+                )
+            if self.target is not None or self.features is not None:
+                raise ValueError(
+                    "target and features name table columns; with x and y leave them out"
+                )
+        return self
+
+
+class RootFile(Section):
+    """One ROOT file of a `root` source, with the label its events get (without data.target)."""
+
+    path: str = Field(
+        min_length=1, description="relative paths: spec folder, then $EXPCTL_DATA_DIR"
+    )
+    label: Int | str | None = Field(
+        None, description="target of every event of this file (e.g. 1 signal, 0 background)"
+    )
+    tree: str | None = Field(None, min_length=1, description="default: data.tree")
+
+
+class RootData(DataCommon):
+    """TTrees of ROOT files read with uproot (`pip install 'expctl[root]'`).
+
+    Branches are the features; the target is a branch (`target`) or each file's `label`, so a
+    signal and a background file (or several of each) make a classification data set.
+    """
+
+    source: Literal["root"] = "root"
+    files: list[RootFile] = Field(min_length=1, max_length=1000)
+    tree: str = Field("Events", min_length=1, description="TTree name (a file may override it)")
+    features: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="branches; default: every numeric scalar branch but target and weight",
+    )
+    target: str | None = Field(
+        None, min_length=1, description="branch to predict; default: each file's label"
+    )
+    weight: str | None = Field(None, min_length=1, description="branch of per-event weights")
+    n_samples: Int | None = Field(None, ge=50, description="use a random subset of this size")
+
+    @model_validator(mode="after")
+    def _labels(self) -> RootData:
+        labelled = [f.label is not None for f in self.files]
+        if self.target is None and not all(labelled):
+            raise ValueError(
+                "without target: (a branch) every file needs a label:, "
+                "e.g. files: [{path: sig.root, label: 1}, {path: bkg.root, label: 0}]"
+            )
+        if self.target is not None and any(labelled):
+            raise ValueError("give target: (a branch) or a label: per file, not both")
+        return self
+
+
 class MnistData(DataCommon):
     """MNIST from a Keras-layout .npz (x_train, y_train, x_test, y_test), pixels scaled to [0, 1].
 
@@ -277,6 +376,8 @@ DATA_SOURCES: dict[str, type[DataCommon]] = {
     "csv": CsvData,
     "parquet": ParquetData,
     "npz": NpzData,
+    "hdf5": Hdf5Data,
+    "root": RootData,
     "mnist": MnistData,
     "jet_images": JetImagesData,
     "polynomial": PolynomialData,
@@ -290,6 +391,8 @@ SOURCE_LAYOUTS: dict[str, str] = {
     "csv": "table",
     "parquet": "table",
     "npz": "table",
+    "hdf5": "table",
+    "root": "table",
     "mnist": "image",
     "jet_images": "image",
     "polynomial": "table",
@@ -705,6 +808,31 @@ class EvaluateSpec(Section):
     )
 
 
+class TrackingSpec(Section):
+    """Where a run is also recorded: TensorBoard event files, an MLflow tracking server."""
+
+    tensorboard: Bool = Field(
+        True, description="write <run>/tensorboard/ event files (scalars each epoch)"
+    )
+    histograms: Bool = Field(
+        False, description="also a histogram of every weight each epoch in TensorBoard"
+    )
+    mlflow: str | None = Field(
+        None,
+        min_length=1,
+        description="MLflow tracking URI (file:///path, http://host:5000): export the finished run",
+    )
+    mlflow_experiment: str = Field(
+        "expctl", min_length=1, description="MLflow experiment the run is logged to"
+    )
+
+    @model_validator(mode="after")
+    def _histograms_need_tensorboard(self) -> TrackingSpec:
+        if self.histograms and not self.tensorboard:
+            raise ValueError("histograms: true needs tensorboard: true")
+        return self
+
+
 class Spec(Section):
     """A whole experiment: data, model, training and evaluation."""
 
@@ -714,6 +842,7 @@ class Spec(Section):
     model: ModelSpec = MlpModel()  # type: ignore[valid-type]
     train: TrainSpec = TrainSpec()
     evaluate: EvaluateSpec = EvaluateSpec()
+    tracking: TrackingSpec = TrackingSpec()
 
     @model_validator(mode="after")
     def _consistent(self) -> Spec:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from expctl.models.build import HEADS
@@ -105,10 +106,14 @@ def train(
     train_spec: Any,
     on_epoch: Callable[[list[dict[str, float]]], None],
     extra_callbacks: Sequence[Any] = (),
+    tensorboard_dir: Path | None = None,
+    histograms: bool = False,
 ) -> TrainResult:
     """Compile `model` and fit it on the dataset's train split, validating on its val split.
 
     `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
+    With `tensorboard_dir`, each epoch's history row is also written there as TensorBoard
+    scalars (and, with `histograms`, every weight as a histogram).
     """
     import keras
 
@@ -143,6 +148,10 @@ def train(
     # pruning first (it adds `sparsity` to the logs), then the recorder: a plateau callback
     # changes the rate for the *next* epoch
     callbacks: list[Any] = [recorder, divergence, *schedule_callbacks]
+    if tensorboard_dir is not None:
+        from expctl.training.tensorboard import TensorBoardLogger
+
+        callbacks.insert(1, TensorBoardLogger(tensorboard_dir, recorder, histograms=histograms))
     if train_spec.pruning is not None:
         from expctl.training.pruning import MagnitudePruning
 

@@ -1,0 +1,46 @@
+"""What every exporter reads from a run directory: flat parameters, per-epoch and test metrics."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+
+def flatten(data: Any, prefix: str = "") -> dict[str, str]:
+    """A nested spec as {dotted.key: value as text}: lists become JSON, None becomes "null"."""
+    if isinstance(data, dict):
+        out: dict[str, str] = {}
+        for key, value in data.items():
+            out.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    text = json.dumps(data) if isinstance(data, list | bool) or data is None else str(data)
+    return {prefix: text}
+
+
+def read_history(path: Path) -> list[dict[str, float]]:
+    """history.csv as rows of numbers (empty cells left out); [] when there is no file."""
+    if not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="", encoding="utf-8") as fh:
+        for row in csv.DictReader(fh):
+            rows.append({k: float(v) for k, v in row.items() if k and v not in ("", None)})
+    return rows
+
+
+def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:
+    """metrics.json's finite numbers as test_<key>; a multitask head's as test_<head>_<key>."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        if key == "heads" and isinstance(value, dict):
+            for head, head_metrics in value.items():
+                for k, v in final_metrics(head_metrics).items():
+                    out[f"test_{head}_{k.removeprefix('test_')}"] = v
+        elif (
+            isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        ):
+            out[f"test_{key}"] = float(value)
+    return out

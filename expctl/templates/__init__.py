@@ -1,0 +1,1 @@
+"""Starter specs written by `expctl init` (YAML files, read with importlib.resources)."""

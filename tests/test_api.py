@@ -1,0 +1,72 @@
+"""The Python API: expctl.run and expctl.load_run, and that `import expctl` stays light."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import TINY
+
+import expctl
+from expctl.errors import RunNotFoundError, SpecError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_import_expctl_and_load_run_never_import_tensorflow(trained_runs) -> None:
+    code = (
+        "import sys, expctl\n"
+        f"run = expctl.load_run({str(trained_runs['binary'])!r})\n"
+        "run.history, run.predictions\n"
+        "print(','.join(m for m in ('tensorflow', 'keras', 'matplotlib') if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == ""
+
+
+def test_load_run_by_path_id_and_prefix(trained_runs) -> None:
+    path = trained_runs["binary"]
+    run = expctl.load_run(path)
+    assert run.id == path.name
+    assert run.spec["model"]["hidden"] == [8]
+    assert run.status["status"] == "completed"
+    assert run.metrics["auc"] == json.loads((path / "metrics.json").read_text())["auc"]
+    assert isinstance(run.history, pd.DataFrame)
+    assert run.history["epoch"].tolist() == [1, 2]
+    assert set(run.predictions) >= {"y_true", "y_score"}
+    assert len(run.predictions["y_score"]) == run.data["n_test"]
+    assert run.report.is_file()
+    assert "auc=" in repr(run)
+    by_prefix = expctl.load_run(path.name[:-3], output_dir=path.parent)
+    assert by_prefix.path == run.path
+    with pytest.raises(RunNotFoundError):
+        expctl.load_run("no-such-run", output_dir=path.parent)
+
+
+def test_run_a_dict_with_keyword_overrides(tmp_path: Path) -> None:
+    run = expctl.run(
+        TINY, tmp_path / "out", train__epochs=1, model__hidden=[4], overrides=["name=api"]
+    )
+    assert run.status["status"] == "completed"
+    assert run.spec["train"]["epochs"] == 1 and run.spec["model"]["hidden"] == [4]
+    assert run.spec["name"] == "api" and run.id.split("-")[2] == "api"
+    assert len(run.history) == 1
+    assert 0.0 <= run.metrics["auc"] <= 1.0
+    assert np.array_equal(
+        run.predictions["y_true"], np.load(run.path / "predictions.npz")["y_true"]
+    )
+    with pytest.raises(SpecError, match=r"model\.droput"):
+        expctl.run(TINY, tmp_path / "out", model__droput=0.1)
+
+
+def test_run_a_spec_file(write_spec, tmp_path: Path) -> None:
+    run = expctl.run(write_spec(), output_dir=tmp_path / "out", train__epochs=1)
+    assert run.path.parent == tmp_path / "out"
+    assert run.metrics["epochs_trained"] == 1

@@ -1,0 +1,99 @@
+"""--json on every view command, shell completion, and the new commands' start-up imports."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expctl.cli import cli
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("tensorflow", "keras", "matplotlib", "mlflow", "uproot", "h5py")
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["schema"], ["init", "--help"], ["export", "--help"], ["list", "--json", "NOWHERE"]],
+)
+def test_new_commands_start_light(argv: list[str]) -> None:
+    code = (
+        "import sys\n"
+        "from click.testing import CliRunner\n"
+        "from expctl.cli import cli\n"
+        f"result = CliRunner().invoke(cli, {argv!r})\n"
+        "assert result.exit_code == 0, result.output\n"
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
+    )
+    assert done.stdout.strip() == "", f"{argv} imported {done.stdout.strip()}"
+
+
+def test_every_view_command_has_json(trained_runs) -> None:
+    out = trained_runs["binary"].parent
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(cli, ["list", str(out), "--json"]).output)
+    assert {r["id"] for r in listed} == {p.name for p in trained_runs.values()}
+    binary = next(r for r in listed if r["id"] == trained_runs["binary"].name)
+    assert binary["status"] == "completed" and 0 <= binary["metrics"]["auc"] <= 1
+    compared = json.loads(runner.invoke(cli, ["compare", str(out), "--json"]).output)
+    assert len(compared["rows"]) == 2
+    shown = json.loads(runner.invoke(cli, ["show", str(trained_runs["binary"]), "--json"]).output)
+    assert shown["run"] == trained_runs["binary"].name
+    roc = runner.invoke(cli, ["roc", str(trained_runs["binary"]), "--json"])
+    assert roc.exit_code == 0 and json.loads(roc.output)
+    assert json.loads(runner.invoke(cli, ["list", "NOWHERE", "--json"]).output) == []
+
+
+def test_bash_completion_script_and_command_names() -> None:
+    env = {**os.environ, "_EXPCTL_COMPLETE": "bash_source"}
+    script = subprocess.run(
+        [sys.executable, "-m", "expctl"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert "_expctl_completion" in script.stdout and "complete " in script.stdout
+    env = {
+        **os.environ,
+        "_EXPCTL_COMPLETE": "bash_complete",
+        "COMP_WORDS": "expctl ex",
+        "COMP_CWORD": "1",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "expctl"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert "plain,export" in done.stdout
+    env |= {"COMP_WORDS": "expctl init --template ", "COMP_CWORD": "3"}
+    done = subprocess.run(
+        [sys.executable, "-m", "expctl"], env=env, capture_output=True, text=True, cwd=ROOT
+    )
+    assert {"plain,mlp", "plain,cnn", "plain,multitask", "plain,sweep"} <= set(done.stdout.split())
+
+
+def test_readme_documents_each_integration() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for text in (
+        "tensorboard --logdir outputs",
+        "histograms: true",
+        "--mlflow sqlite:///mlflow.db",
+        "expctl export RUN",
+        "expctl[mlflow]",
+        "source: root",
+        "expctl[root]",
+        "source: hdf5",
+        "yaml-language-server: $schema=",
+        "expctl schema",
+        "expctl init --template",
+        "report.html",
+        "--html",
+        "expctl.load_run(",
+        "expctl.run(",
+        "_EXPCTL_COMPLETE=bash_source expctl",
+        "[--json]",
+    ):
+        assert text in readme, text
