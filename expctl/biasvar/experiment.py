@@ -195,13 +195,16 @@ def usable_cores() -> int:
 
 def _run_members(tasks: list[MemberTask], workers: int, echo: Echo) -> list[MemberResult]:
     """Train every member: in this process, or in `workers` spawned processes splitting the cores."""
+    from expctl.progress import Progress
+
     results: list[MemberResult] = []
+    progress = Progress(len(tasks))
 
     def done(result: MemberResult) -> None:
         results.append(result)
         state = result.status if result.error is None else f"{result.status}: {result.error}"
         echo(
-            f"  [{len(results)}/{len(tasks)}] point {result.point} member {result.member}: {state}"
+            f"  {progress.line(len(results))}  point {result.point} member {result.member}: {state}"
         )
 
     if workers <= 1:

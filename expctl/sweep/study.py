@@ -135,7 +135,10 @@ def worker_loop(
     label: str = "",
 ) -> int:
     """Ask, evaluate and tell trials until the budget is used; returns how many this worker ran."""
+    from expctl.progress import Progress
+
     done = 0
+    progress = Progress(budget, already=budget_used(study.get_trials(deepcopy=False)))
     while True:
         with sweep_lock(sweep_dir):
             for number in reap_dead_trials(study, info, on_dead):
@@ -162,7 +165,13 @@ def worker_loop(
         done += 1
         value = "" if outcome.value is None else f" {outcome.value:.6g}"
         why = f" ({outcome.reason})" if outcome.reason else ""
+        finished = sum(
+            1
+            for t in study.get_trials(deepcopy=False)
+            if t.state.is_finished() and "failed_trial" not in t.system_attrs
+        )
         echo(f"trial {trial.number}{label}: {outcome.state.name}{value}{why}")
+        echo(f"  {progress.line(finished)}")
 
 
 def _tell(study: optuna.Study, trial: Trial, outcome: Outcome) -> None:
