@@ -25,6 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "show": ("expctl.cli.show", "show"),
     "sweep": ("expctl.cli.sweep", "sweep"),
     "biasvar": ("expctl.cli.biasvar", "biasvar"),
+    "resume": ("expctl.cli.resume", "resume"),
+    "verify": ("expctl.cli.verify", "verify"),
 }
 
 

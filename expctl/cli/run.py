@@ -29,6 +29,14 @@ from expctl.cli.options import output_dir_option, set_option
 )
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
 @click.option(
+    "--checkpoint-every",
+    type=click.IntRange(0, 1_000_000),
+    default=1,
+    show_default=True,
+    metavar="EPOCHS",
+    help="Checkpoint for `expctl resume` every EPOCHS epochs (0: never).",
+)
+@click.option(
     "--smoke",
     is_flag=True,
     help="Smoke test: tiny data, one epoch, small batches; the same code path (for CI).",
@@ -41,6 +49,7 @@ def run(
     overrides: tuple[str, ...],
     repeat: int,
     quiet: bool,
+    checkpoint_every: int,
     smoke: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
@@ -49,8 +58,8 @@ def run(
     success, 2 for bad input (nothing is written), 1 when a run fails or diverges.
     """
     from expctl.errors import RunFailedError
+    from expctl.runner import RunHooks, summary_lines
     from expctl.runner import run as run_spec
-    from expctl.runner import summary_lines
     from expctl.spec import load_spec
 
     extra = list(overrides)
@@ -73,7 +82,12 @@ def run(
             # every seed is validated like the first (a seed past 2**32 - 1 is refused)
             loaded = load_spec(spec_path, [*extra, f"seed={first_seed + i}"])
         try:
-            outcome = run_spec(loaded, Path(output_dir), echo=echo)
+            outcome = run_spec(
+                loaded,
+                Path(output_dir),
+                echo=echo,
+                hooks=RunHooks(checkpoint_every=checkpoint_every),
+            )
         except RunFailedError as exc:
             if repeat == 1:
                 raise

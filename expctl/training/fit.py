@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from expctl.models.build import HEADS
 from expctl.training.optimizers import make_optimizer
+
+if TYPE_CHECKING:
+    from expctl.training.checkpoint import Resumed
 
 #: Upper bound on batches run inside one compiled call; callbacks here are epoch-level only,
 #: so grouping batches changes nothing but the Python overhead between them.
@@ -27,6 +31,8 @@ class TrainResult:
     restored_best: bool
     diverged: bool
     divergence_reason: str
+    #: sha256 of the weights after each epoch (1-based epoch i at index i-1), see weights_digest
+    weights_sha256: list[str] = field(default_factory=list)
 
 
 def steps_per_execution(n_train: int, batch_size: int) -> int:
@@ -105,14 +111,33 @@ def train(
     train_spec: Any,
     on_epoch: Callable[[list[dict[str, float]]], None],
     extra_callbacks: Sequence[Any] = (),
+    *,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    checkpoint_every: int = 1,
+    checkpoint_info: dict[str, Any] | None = None,
+    resumed: Resumed | None = None,
+    stop_after: int | None = None,
 ) -> TrainResult:
     """Compile `model` and fit it on the dataset's train split, validating on its val split.
 
+    Each epoch's batch order and random draws (dropout, noise, augmentation) are functions of
+    (`seed`, epoch) alone, so a run resumed at epoch k continues as the uninterrupted one would.
     `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
+    `checkpoint_dir`: the run directory to checkpoint into every `checkpoint_every` epochs (None:
+    none); `resumed`: a checkpoint to continue from (weights, optimizer, callbacks, history);
+    `stop_after`: end after that many epochs (the schedule still spans `train.epochs`).
     """
     import keras
 
-    from expctl.training.callbacks import DivergenceStop, EpochRecorder, monitor_mode
+    from expctl.training.callbacks import (
+        DivergenceStop,
+        EpochRecorder,
+        ReseedEachEpoch,
+        monitor_mode,
+    )
+    from expctl.training.checkpoint import Checkpointer, StopAfter, restore_model
+    from expctl.training.pipeline import EpochBatches
     from expctl.training.schedules import make_schedule, steps_per_epoch
 
     learning_rate, schedule_callbacks = make_schedule(
@@ -137,25 +162,26 @@ def train(
         metrics=metrics,
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
     )
+    if resumed is not None:
+        restore_model(fitted, resumed)
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
     # pruning first (it adds `sparsity` to the logs), then the recorder: a plateau callback
     # changes the rate for the *next* epoch
     callbacks: list[Any] = [recorder, divergence, *schedule_callbacks]
+    pruning = None
     if train_spec.pruning is not None:
         from expctl.training.pruning import MagnitudePruning
 
         p = train_spec.pruning
-        callbacks.insert(
-            0,
-            MagnitudePruning(
-                p.target_sparsity,
-                p.start_epoch,
-                p.end_epoch,
-                frequency_steps=p.frequency_steps,
-                prune_output=p.prune_output,
-            ),
+        pruning = MagnitudePruning(
+            p.target_sparsity,
+            p.start_epoch,
+            p.end_epoch,
+            frequency_steps=p.frequency_steps,
+            prune_output=p.prune_output,
         )
+        callbacks.insert(0, pruning)
     early = None
     es = train_spec.early_stopping
     if es is not None:
@@ -169,6 +195,27 @@ def train(
         )
         callbacks.append(early)
     callbacks.extend(extra_callbacks)
+    plateau = next(
+        (c for c in schedule_callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None
+    )
+    checkpointer = Checkpointer(
+        checkpoint_dir,
+        checkpoint_every,
+        recorder,
+        early=early,
+        plateau=plateau,
+        pruning=pruning,
+        info={
+            "seed": int(seed),
+            "checkpoint_every": int(checkpoint_every),
+            **(checkpoint_info or {}),
+        },
+        resumed=resumed,
+    )
+    # last: it saves what the others did at the epoch's end, and restores after they reset
+    callbacks.append(checkpointer)
+    if stop_after is not None:
+        callbacks.append(StopAfter(stop_after))
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
@@ -177,14 +224,28 @@ def train(
         validation = (dataset.val.x, _targets(dataset.val)) + (
             (val_w,) if val_w is not None else ()
         )
-    fitted.fit(
+    batches = EpochBatches(
         dataset.train.x,
         _targets(dataset.train),
-        sample_weight=train_w,
-        batch_size=train_spec.batch_size,
-        epochs=train_spec.epochs,
-        validation_data=validation,
+        train_w,
+        train_spec.batch_size,
+        seed=seed,
         shuffle=train_spec.shuffle,
+    )
+    callbacks.insert(0, ReseedEachEpoch(seed, batches.set_epoch))
+    initial_epoch, epochs = 0, train_spec.epochs
+    if resumed is not None:
+        initial_epoch = resumed.epoch
+        if resumed.finished(train_spec.epochs):
+            # early stopping had ended training: fit no epoch, only restore (best weights)
+            epochs = initial_epoch
+    fitted.fit(
+        batches.dataset(),
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=validation,
+        validation_batch_size=train_spec.batch_size,
+        shuffle=False,  # the dataset is shuffled, per epoch, by EpochBatches
         callbacks=callbacks,
         verbose=0,
     )
@@ -209,4 +270,5 @@ def train(
         restored_best=restored,
         diverged=divergence.diverged_epoch is not None,
         divergence_reason=divergence.reason,
+        weights_sha256=list(checkpointer.digests),
     )
