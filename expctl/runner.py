@@ -57,8 +57,8 @@ class RunHooks:
     callbacks: Sequence[Any] = field(default_factory=tuple)
     #: False: no plots/ (a sweep's trials: matplotlib costs ~1 s a run; metrics are unchanged)
     plots: bool = True
-    #: checkpoint every this many epochs (0: never); see expctl.runs.checkpoint
-    checkpoint_every: int = 1
+    #: when to checkpoint (None: expctl.runs.checkpoint.DEFAULT_POLICY)
+    checkpoint: Any = None
 
 
 NO_HOOKS = RunHooks()
@@ -273,8 +273,8 @@ def _train_and_evaluate(
         on_epoch,
         hooks.callbacks,
         seed=spec.seed,
-        checkpoint_dir=run_dir.path if hooks.checkpoint_every > 0 else None,
-        checkpoint_every=hooks.checkpoint_every,
+        checkpoint_dir=run_dir.path,
+        checkpoint_policy=hooks.checkpoint,
         resumed=resumed,
     )
     training = {
@@ -810,7 +810,7 @@ def resume(run_path: Path, echo: Echo = _quiet, warn: Echo = _quiet) -> RunOutco
 
 
 def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
-    from expctl.runs.checkpoint import candidates
+    from expctl.runs.checkpoint import LATEST, STATE, CheckpointPolicy, candidates
     from expctl.runs.store import live_status
 
     try:
@@ -835,12 +835,15 @@ def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
         raise BadInputError(f"{run_path}: no intact checkpoint to resume from (checkpoints/)")
     _configure_keras(spec.seed)
     resumed, used = _load_first(found, warn)
-    if used is not found[0]:
+    if used.source != STATE or used.model_path.name != LATEST:
         warn(
             f"the latest checkpoint is unusable; resuming from {used.model_path.name} "
             f"(epoch {resumed.epoch})"
         )
-    every = int(resumed.state.get("checkpoint_every", 1))
+    try:
+        policy = CheckpointPolicy.parse(resumed.state.get("checkpoint_every", "1"))
+    except ValueError:
+        policy = None
     previous_s = status.get("duration_s")
     if not isinstance(previous_s, int | float):
         previous_s = sum(float(r.get("epoch_time_s", 0.0)) for r in resumed.state.get("rows", []))
@@ -860,7 +863,7 @@ def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
         rows = resumed.state.get("rows", [])
         if rows:
             write_history(run_dir.file("history.csv"), rows)
-        hooks = RunHooks(checkpoint_every=every)
+        hooks = RunHooks(checkpoint=policy)
         return _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks, resumed)
 
     return _recorded(run_dir, started, body)
@@ -950,7 +953,7 @@ def verify(run_path: Path, epochs: int = 2, echo: Echo = _quiet) -> VerifyReport
 
     from expctl.models import build_model
     from expctl.runs import read_json
-    from expctl.runs.checkpoint import read_state
+    from expctl.runs.checkpoint import CheckpointPolicy, read_state
     from expctl.runs.store import live_status
     from expctl.training import train
 
@@ -981,7 +984,7 @@ def verify(run_path: Path, epochs: int = 2, echo: Echo = _quiet) -> VerifyReport
             lambda rows: echo(progress_line(rows[-1], spec.train.epochs)),
             seed=spec.seed,
             checkpoint_dir=Path(scratch),
-            checkpoint_every=int(state.get("checkpoint_every", 1) or 0),
+            checkpoint_policy=CheckpointPolicy(epochs=1),
             stop_after=n,
         )
     divergences: list[Divergence] = []

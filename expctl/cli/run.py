@@ -30,11 +30,11 @@ from expctl.cli.options import output_dir_option, set_option
 @click.option("--quiet", "-q", is_flag=True, help="No per-epoch progress lines.")
 @click.option(
     "--checkpoint-every",
-    type=click.IntRange(0, 1_000_000),
-    default=1,
+    default="10s",
     show_default=True,
-    metavar="EPOCHS",
-    help="Checkpoint for `expctl resume` every EPOCHS epochs (0: never).",
+    metavar="N|TIME",
+    help="Checkpoint for `expctl resume` every N epochs, or every TIME (30s, 5m), 0: never. "
+    "SIGINT/SIGTERM and the end of training always write the last epoch.",
 )
 @click.option(
     "--smoke",
@@ -49,7 +49,7 @@ def run(
     overrides: tuple[str, ...],
     repeat: int,
     quiet: bool,
-    checkpoint_every: int,
+    checkpoint_every: str,
     smoke: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
@@ -57,11 +57,16 @@ def run(
     Prints a line per epoch, then the run directory and the test metrics. Exit code 0 on
     success, 2 for bad input (nothing is written), 1 when a run fails or diverges.
     """
-    from expctl.errors import RunFailedError
+    from expctl.errors import BadInputError, RunFailedError
     from expctl.runner import RunHooks, summary_lines
     from expctl.runner import run as run_spec
+    from expctl.runs.checkpoint import CheckpointPolicy
     from expctl.spec import load_spec
 
+    try:
+        policy = CheckpointPolicy.parse(checkpoint_every)
+    except ValueError as exc:
+        raise BadInputError(f"--checkpoint-every {exc}") from None
     extra = list(overrides)
     if name is not None:
         extra.append(f"name={json.dumps(name)}")
@@ -86,7 +91,7 @@ def run(
                 loaded,
                 Path(output_dir),
                 echo=echo,
-                hooks=RunHooks(checkpoint_every=checkpoint_every),
+                hooks=RunHooks(checkpoint=policy),
             )
         except RunFailedError as exc:
             if repeat == 1:

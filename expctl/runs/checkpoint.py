@@ -41,6 +41,51 @@ STATE_VERSION = 1
 Warn = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class CheckpointPolicy:
+    """When a run writes a checkpoint to disk at an epoch's end: every `epochs` epochs, or once
+    `seconds` have passed since the last one; neither: never. (A run interrupted by SIGINT or
+    SIGTERM, and a run that ends, also write their last completed epoch, when not yet written.)
+    """
+
+    epochs: int = 0
+    seconds: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.epochs > 0 or self.seconds > 0
+
+    @classmethod
+    def parse(cls, text: str | int) -> CheckpointPolicy:
+        """`N` (epochs), `Ns`, `Nm`, `Nh` (time), or `0` (never); ValueError otherwise."""
+        value = str(text).strip().lower()
+        units = {"s": 1.0, "m": 60.0, "h": 3600.0}
+        try:
+            if value[-1:] in units:
+                seconds = float(value[:-1]) * units[value[-1]]
+                if not (seconds >= 0 and seconds < float("inf")):
+                    raise ValueError
+                return cls(seconds=seconds)
+            epochs = int(value)
+            if epochs < 0:
+                raise ValueError
+            return cls(epochs=epochs)
+        except (ValueError, IndexError):
+            raise ValueError(
+                f"{text!r}: give a number of epochs (1), a time (30s, 5m, 1h) or 0 for never"
+            ) from None
+
+    def __str__(self) -> str:
+        if self.seconds > 0:
+            return f"{self.seconds:g}s"
+        return str(self.epochs)
+
+
+#: The default: cheap (a quickstart run writes only its final checkpoint) and at most ~10 s of
+#: training lost to a SIGKILL; SIGINT and SIGTERM lose nothing (the last epoch is written then).
+DEFAULT_POLICY = CheckpointPolicy(seconds=10.0)
+
+
 @contextlib.contextmanager
 def signals_deferred() -> Iterator[None]:
     """Hold SIGINT and SIGTERM until the block ends, then deliver them to the previous handlers.
@@ -251,7 +296,9 @@ def read_state(run_path: Path) -> dict[str, Any] | None:
 
 __all__ = [
     "CHECKPOINT_DIR",
+    "DEFAULT_POLICY",
     "Checkpoint",
+    "CheckpointPolicy",
     "best_name",
     "candidates",
     "read_state",

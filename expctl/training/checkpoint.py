@@ -14,6 +14,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -111,12 +112,28 @@ def restore_model(fitted: Any, resumed: Resumed) -> None:
         variable.assign(value)
 
 
+@dataclass(frozen=True)
+class _Snapshot:
+    """One completed epoch in memory: enough to write its checkpoint later."""
+
+    epoch: int
+    state: dict[str, Any]
+    weights: list[np.ndarray]
+    optimizer_variables: list[np.ndarray]
+
+
 class Checkpointer(keras.callbacks.Callback):
-    """Digest the weights after every epoch and checkpoint every `every` epochs (put it last).
+    """Digest the weights after every epoch and write checkpoints as `policy` says (put it last).
+
+    Every epoch's end is also kept in memory (weights, optimizer variables, callback state: a
+    copy, no disk): when training ends, or is interrupted (`flush`, called by `train` on
+    KeyboardInterrupt), the last completed epoch is written if it is not on disk yet. So
+    SIGINT/SIGTERM lose no epoch whatever the policy, and only a SIGKILL loses the epochs since
+    the last checkpoint (which a resume then trains again, to the same numbers).
 
     Args:
         run_path: the run directory (checkpoints go to its `checkpoints/`); None: digests only.
-        every: checkpoint epochs e with e % every == 0 (1-based), and none when 0.
+        policy: a `expctl.runs.checkpoint.CheckpointPolicy`.
         recorder: the EpochRecorder whose rows are saved and restored.
         early, plateau, pruning: expctl's EarlyStopping, ReduceLROnPlateau and MagnitudePruning
             callbacks, or None.
@@ -127,7 +144,7 @@ class Checkpointer(keras.callbacks.Callback):
     def __init__(
         self,
         run_path: Path | None,
-        every: int,
+        policy: Any,
         recorder: Any,
         early: Any = None,
         plateau: Any = None,
@@ -137,7 +154,7 @@ class Checkpointer(keras.callbacks.Callback):
     ) -> None:
         super().__init__()
         self.run_path = None if run_path is None else Path(run_path)
-        self.every = int(every)
+        self.policy = policy
         self.recorder = recorder
         self.early = early
         self.plateau = plateau
@@ -145,15 +162,27 @@ class Checkpointer(keras.callbacks.Callback):
         self.info = dict(info or {})
         self.resumed = resumed
         self.digests: list[str] = []
+        #: the best weights' file on disk, as state files record it
         self.best_weights: dict[str, Any] | None = None
+        #: the epoch whose weights early.best_weights holds
+        self._best_taken: int | None = None
         self._best_seen: Any = None
+        self._snapshot: _Snapshot | None = None
+        self.written_epoch = 0
+        self._last_write = time.monotonic()
+
+    @property
+    def writes(self) -> bool:
+        return self.run_path is not None and self.policy.enabled
 
     # ------------------------------------------------------------------------------ restoring
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._last_write = time.monotonic()
         if self.resumed is None:
             return
         state = self.resumed.state
+        self.written_epoch = self.resumed.epoch
         self.recorder.rows[:] = [dict(r) for r in state.get("rows", [])]
         self.digests = list(state.get("weights_sha256", []))
         self.best_weights = state.get("best_weights")
@@ -165,6 +194,8 @@ class Checkpointer(keras.callbacks.Callback):
             self.early.best_epoch = int(es["best_epoch"])
             self.early.best_weights = self.resumed.best_weights
             self._best_seen = self.early.best_weights
+            if self.best_weights is not None:
+                self._best_taken = int(self.best_weights["epoch"])
         if self.plateau is not None and state.get("plateau") is not None:
             pl = state["plateau"]
             self.plateau.wait = int(pl["wait"])
@@ -183,14 +214,13 @@ class Checkpointer(keras.callbacks.Callback):
     # -------------------------------------------------------------------------------- saving
 
     def state(self, epoch: int) -> dict[str, Any]:
-        """The JSON state after (1-based) `epoch`: everything but the model file."""
+        """The JSON state after (1-based) `epoch`: everything but the model and best files."""
         out: dict[str, Any] = {
             **self.info,
             "epoch": epoch,
             "rows": [dict(r) for r in self.recorder.rows],
             "weights_sha256": list(self.digests),
             "iterations": int(keras.ops.convert_to_numpy(self.model.optimizer.iterations)),
-            "best_weights": self.best_weights,
             "early_stopping": None,
             "plateau": None,
             "pruning": None,
@@ -216,26 +246,76 @@ class Checkpointer(keras.callbacks.Callback):
             }
         return out
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
-        from expctl.runs.checkpoint import write_best, write_checkpoint
+    def _due(self, epoch: int) -> bool:
+        if self.policy.epochs > 0:
+            return epoch % self.policy.epochs == 0
+        return (
+            self.policy.seconds > 0 and time.monotonic() - self._last_write >= self.policy.seconds
+        )
 
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
         self.digests.append(weights_digest(self.model))
-        best_now = False
         if self.early is not None and self.early.best_weights is not self._best_seen:
             self._best_seen = self.early.best_weights
-            best_now = self.early.best_weights is not None
-        if self.run_path is None or self.every <= 0:
+            self._best_taken = done if self.early.best_weights is not None else None
+        if not self.writes:
             return
+        self._snapshot = _Snapshot(
+            epoch=done,
+            state=self.state(done),
+            weights=self.model.get_weights(),
+            optimizer_variables=[np.array(v.numpy()) for v in self.model.optimizer.variables],
+        )
+        if self._due(done):
+            self._write(self._snapshot)
+
+    def on_train_end(self, logs: dict[str, Any] | None = None) -> None:
+        self.flush()
+
+    def flush(self) -> None:
+        """Write the last completed epoch if it is not on disk yet (the model is left as it was)."""
+        snapshot = self._snapshot
+        if not self.writes or snapshot is None or snapshot.epoch <= self.written_epoch:
+            return
+        weights = self.model.get_weights()
+        variables = self.model.optimizer.variables
+        saved = [np.array(v.numpy()) for v in variables]
+        try:
+            self.model.set_weights(snapshot.weights)
+            for variable, value in zip(variables, snapshot.optimizer_variables, strict=True):
+                variable.assign(value)
+            self._write(snapshot)
+        finally:
+            self.model.set_weights(weights)
+            for variable, value in zip(variables, saved, strict=True):
+                variable.assign(value)
+
+    def _write(self, snapshot: _Snapshot) -> None:
+        """Write `snapshot`, whose weights and optimizer state the model holds now."""
+        from expctl.runs.checkpoint import write_best, write_checkpoint
+
+        assert self.run_path is not None
 
         def save(path: Path) -> None:
             self.model.save(path)
 
-        if done % self.every == 0:
-            written = write_checkpoint(self.run_path, self.state(done), save, best_now)
-            self.best_weights = written.get("best_weights")
-        elif best_now:
-            self.best_weights = write_best(self.run_path, done, save)
+        taken = self._best_taken
+        best_now = taken == snapshot.epoch
+        on_disk = self.best_weights is not None and self.best_weights.get("epoch") == taken
+        if taken is not None and not best_now and not on_disk:
+            # best weights of an epoch that was never written: save them on their own
+            current = self.model.get_weights()
+            try:
+                self.model.set_weights(self.early.best_weights)
+                self.best_weights = write_best(self.run_path, taken, save)
+            finally:
+                self.model.set_weights(current)
+        state = {**snapshot.state, "best_weights": self.best_weights if taken else None}
+        written = write_checkpoint(self.run_path, state, save, best_now)
+        self.best_weights = written.get("best_weights")
+        self.written_epoch = snapshot.epoch
+        self._last_write = time.monotonic()
 
 
 class StopAfter(keras.callbacks.Callback):

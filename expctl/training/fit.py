@@ -114,7 +114,7 @@ def train(
     *,
     seed: int = 0,
     checkpoint_dir: Path | None = None,
-    checkpoint_every: int = 1,
+    checkpoint_policy: Any = None,
     checkpoint_info: dict[str, Any] | None = None,
     resumed: Resumed | None = None,
     stop_after: int | None = None,
@@ -124,8 +124,8 @@ def train(
     Each epoch's batch order and random draws (dropout, noise, augmentation) are functions of
     (`seed`, epoch) alone, so a run resumed at epoch k continues as the uninterrupted one would.
     `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
-    `checkpoint_dir`: the run directory to checkpoint into every `checkpoint_every` epochs (None:
-    none); `resumed`: a checkpoint to continue from (weights, optimizer, callbacks, history);
+    `checkpoint_dir`: the run directory to checkpoint into as `checkpoint_policy` says (a
+    `expctl.runs.checkpoint.CheckpointPolicy`; default `DEFAULT_POLICY`); `resumed`: a checkpoint to continue from (weights, optimizer, callbacks, history);
     `stop_after`: end after that many epochs (the schedule still spans `train.epochs`).
     """
     import keras
@@ -198,16 +198,19 @@ def train(
     plateau = next(
         (c for c in schedule_callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None
     )
+    from expctl.runs.checkpoint import DEFAULT_POLICY
+
+    policy = checkpoint_policy if checkpoint_policy is not None else DEFAULT_POLICY
     checkpointer = Checkpointer(
         checkpoint_dir,
-        checkpoint_every,
+        policy,
         recorder,
         early=early,
         plateau=plateau,
         pruning=pruning,
         info={
             "seed": int(seed),
-            "checkpoint_every": int(checkpoint_every),
+            "checkpoint_every": str(policy),
             **(checkpoint_info or {}),
         },
         resumed=resumed,
@@ -239,16 +242,21 @@ def train(
         if resumed.finished(train_spec.epochs):
             # early stopping had ended training: fit no epoch, only restore (best weights)
             epochs = initial_epoch
-    fitted.fit(
-        batches.dataset(),
-        epochs=epochs,
-        initial_epoch=initial_epoch,
-        validation_data=validation,
-        validation_batch_size=train_spec.batch_size,
-        shuffle=False,  # the dataset is shuffled, per epoch, by EpochBatches
-        callbacks=callbacks,
-        verbose=0,
-    )
+    try:
+        fitted.fit(
+            batches.dataset(),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            validation_batch_size=train_spec.batch_size,
+            shuffle=False,  # the dataset is shuffled, per epoch, by EpochBatches
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except KeyboardInterrupt:
+        # SIGINT/SIGTERM (expctl.errors.Interrupted): keep the last completed epoch on disk
+        checkpointer.flush()
+        raise
     rows = recorder.rows
     best_epoch: int | None = None
     restored = False
