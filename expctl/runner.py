@@ -548,8 +548,13 @@ def progress_line(row: dict[str, float], epochs: int) -> str:
     """One line per epoch: the losses, the main validation metrics, the learning rate, the time."""
     width = len(str(epochs))
     parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
-    heads = [k for k in row if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae"))]
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae", *heads):
+    main = ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae")
+    heads = [
+        k
+        for k in row
+        if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae")) and k not in main
+    ]
+    for key in (*main, *heads):
         if key in row:
             parts.append(f"{key} {row[key]:.4f}")
     if "sparsity" in row:

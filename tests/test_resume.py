@@ -36,12 +36,12 @@ ROOT = Path(__file__).resolve().parents[1]
 SIGNALLED = {
     "name": "sig",
     "seed": 5,
-    "data": {"source": "jets", "n_samples": 3000},
+    "data": {"source": "jets", "n_samples": 2000},
     "model": {"hidden": [16], "dropout": 0.2, "input_noise": 0.1},
     "train": {
         "optimizer": {"name": "adam", "learning_rate": 0.003},
         "batch_size": 16,
-        "epochs": 14,
+        "epochs": 10,
         "early_stopping": {"patience": 4, "restore_best": True},
         "schedule": {"name": "plateau", "patience": 1, "factor": 0.5, "min_delta": 0.002},
     },
@@ -146,9 +146,9 @@ def _wait_for_epochs(proc: subprocess.Popen, out: Path, epochs: int, checkpoint:
 @pytest.mark.parametrize(
     ("sig", "code", "status"),
     [
-        (signal.SIGINT, 130, "interrupted"),
-        (signal.SIGTERM, 143, "interrupted"),
-        (signal.SIGKILL, -9, CRASHED),
+        pytest.param(signal.SIGINT, 130, "interrupted", marks=pytest.mark.slow, id="SIGINT"),
+        pytest.param(signal.SIGTERM, 143, "interrupted", id="SIGTERM"),
+        pytest.param(signal.SIGKILL, -9, CRASHED, marks=pytest.mark.slow, id="SIGKILL"),
     ],
 )
 def test_signal_mid_run_then_resume_matches_the_uninterrupted_run(
