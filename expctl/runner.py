@@ -727,11 +727,15 @@ def _show(value: Any) -> str:
 
 __all__ = [
     "RunOutcome",
+    "VerifyReport",
     "check_against_data",
+    "data_fingerprint",
     "environment",
     "evaluate",
+    "resume",
     "run",
     "summary_lines",
+    "verify",
     "write_history",
 ]
 
