@@ -20,15 +20,18 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from expctl import __version__
 from expctl.data import Dataset, prepare
-from expctl.errors import Interrupted, RunFailedError, SpecError
+from expctl.errors import BadInputError, Interrupted, RunFailedError, SpecError
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
 from expctl.spec import LoadedSpec, resolved_yaml
+
+if TYPE_CHECKING:
+    from expctl.training.checkpoint import Resumed
 
 Echo = Callable[[str], None]
 
@@ -54,6 +57,8 @@ class RunHooks:
     callbacks: Sequence[Any] = field(default_factory=tuple)
     #: False: no plots/ (a sweep's trials: matplotlib costs ~1 s a run; metrics are unchanged)
     plots: bool = True
+    #: when to checkpoint (None: expctl.runs.checkpoint.DEFAULT_POLICY)
+    checkpoint: Any = None
 
 
 NO_HOOKS = RunHooks()
@@ -147,11 +152,22 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
         f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events"
     )
-    try:
+
+    def train_and_evaluate() -> RunOutcome:
         atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(spec))
-        atomic_write_json(run_dir.file("data.json"), dataset.summary())
+        atomic_write_json(run_dir.file("data.json"), data_record(dataset, loaded.base_dir))
         atomic_write_json(run_dir.file("environment.json"), environment(loaded.base_dir))
-        outcome = _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks)
+        return _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks)
+
+    outcome = _recorded(run_dir, started, train_and_evaluate)
+    _after_run(run_dir.path, spec, echo)
+    return outcome
+
+
+def _recorded(run_dir: RunDir, started: float, body: Callable[[], RunOutcome]) -> RunOutcome:
+    """Run `body`, recording how it ends in status.json: interrupted, failed (with traceback)."""
+    try:
+        return body()
     except RunFailedError:
         raise  # its final status (diverged) is already recorded
     except KeyboardInterrupt as exc:
@@ -166,8 +182,38 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         finally:
             run_dir.finish("failed", time.perf_counter() - started, error=error)
         raise RunFailedError(f"run {run_dir.path} failed: {error}") from exc
-    _after_run(run_dir.path, spec, echo)
-    return outcome
+
+
+def data_fingerprint(dataset: Dataset) -> str:
+    """sha256 over every array trained, validated and tested on (dtype, shape and bytes).
+
+    Recorded in data.json; `expctl resume` and `expctl verify` refuse a run whose data, prepared
+    again from its spec, no longer give the same arrays.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name in ("train", "val", "test"):
+        split = getattr(dataset, name)
+        arrays = {"x": split.x, "y": split.y, "w": split.w}
+        for head, values in sorted((split.targets or {}).items()):
+            arrays[f"target:{head}"] = values
+        for key, array in arrays.items():
+            if array is None:
+                continue
+            array = np.ascontiguousarray(array)
+            digest.update(f"{name}.{key}:{array.dtype.str}:{array.shape};".encode())
+            digest.update(array.tobytes())
+    return "sha256:" + digest.hexdigest()
+
+
+def data_record(dataset: Dataset, spec_dir: Path) -> dict[str, Any]:
+    """data.json: the dataset's summary, its fingerprint and the folder relative paths start in."""
+    return {
+        **dataset.summary(),
+        "fingerprint": data_fingerprint(dataset),
+        "spec_dir": str(spec_dir),
+    }
 
 
 def _after_run(path: Path, spec: Any, echo: Echo) -> None:
@@ -243,6 +289,7 @@ def _train_and_evaluate(
     started: float,
     echo: Echo,
     hooks: RunHooks,
+    resumed: Resumed | None = None,
 ) -> RunOutcome:
     from expctl.models import build_model
     from expctl.training import train
@@ -256,7 +303,8 @@ def _train_and_evaluate(
         write_history(run_dir.file("history.csv"), rows)
         echo(progress_line(rows[-1], epochs))
 
-    atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
+    if resumed is None:
+        atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
     tracking = spec.tracking
     result = train(
         model,
@@ -266,6 +314,10 @@ def _train_and_evaluate(
         hooks.callbacks,
         tensorboard_dir=run_dir.file("tensorboard") if tracking.tensorboard else None,
         histograms=tracking.histograms,
+        seed=spec.seed,
+        checkpoint_dir=run_dir.path,
+        checkpoint_policy=hooks.checkpoint,
+        resumed=resumed,
     )
     training = {
         "epochs_trained": result.epochs_trained,
@@ -559,8 +611,13 @@ def progress_line(row: dict[str, float], epochs: int) -> str:
     """One line per epoch: the losses, the main validation metrics, the learning rate, the time."""
     width = len(str(epochs))
     parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
-    heads = [k for k in row if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae"))]
-    for key in ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae", *heads):
+    main = ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae")
+    heads = [
+        k
+        for k in row
+        if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae")) and k not in main
+    ]
+    for key in (*main, *heads):
         if key in row:
             parts.append(f"{key} {row[key]:.4f}")
     if "sparsity" in row:
@@ -733,10 +790,292 @@ def _show(value: Any) -> str:
 
 __all__ = [
     "RunOutcome",
+    "VerifyReport",
     "check_against_data",
+    "data_fingerprint",
     "environment",
     "evaluate",
+    "resume",
     "run",
     "summary_lines",
+    "verify",
     "write_history",
 ]
+
+
+# ---------------------------------------------------------------------------------- resume/verify
+
+#: Statuses `expctl resume` continues (`crashed`: still `running` but its process is gone).
+RESUMABLE = ("interrupted", "crashed")
+
+
+def _stored_spec(run_path: Path) -> tuple[LoadedSpec, dict[str, Any]]:
+    """The run's spec.yaml, validated again, with relative data paths resolved as at run time;
+    and its data.json. BadInputError (exit 2) if either is unusable."""
+    from expctl.runs import read_json
+    from expctl.spec import load_spec
+
+    try:
+        loaded = load_spec(run_path / "spec.yaml")
+    except SpecError as exc:
+        raise SpecError(f"the run's stored spec no longer validates: {exc.message}") from None
+    try:
+        data = read_json(run_path / "data.json")
+    except ValueError as exc:
+        raise BadInputError(f"cannot read the run's data record: {exc}") from None
+    spec_dir = Path(str(data.get("spec_dir") or run_path)) if isinstance(data, dict) else run_path
+    if not spec_dir.is_dir():
+        spec_dir = run_path
+    return LoadedSpec(spec=loaded.spec, source=loaded.source, base_dir=spec_dir), data
+
+
+def _same_data(loaded: LoadedSpec, record: dict[str, Any], run_path: Path) -> Dataset:
+    """The dataset prepared again from the stored spec; BadInputError if it is not the one trained on."""
+    spec = loaded.spec
+    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.heads)
+    check_against_data(loaded, dataset)
+    recorded = record.get("fingerprint")
+    if not recorded:
+        raise BadInputError(
+            f"{run_path / 'data.json'}: no data fingerprint recorded (a run from an older expctl); "
+            "cannot check that the data are the same"
+        )
+    now = data_fingerprint(dataset)
+    if now != recorded:
+        raise BadInputError(
+            f"the data no longer match the run: {spec.data.source} data prepared from "
+            f"{run_path / 'spec.yaml'} give fingerprint {now[:19]}..., the run recorded "
+            f"{recorded[:19]}... in data.json (the data file or generator changed)"
+        )
+    return dataset
+
+
+@contextlib.contextmanager
+def _run_lock(run_path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on the run directory: one resume at a time (released on exit/kill)."""
+    import fcntl
+
+    fd = os.open(run_path, os.O_RDONLY)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BadInputError(
+                f"{run_path}: another expctl process is resuming this run"
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def resume(run_path: Path, echo: Echo = _quiet, warn: Echo = _quiet) -> RunOutcome:
+    """Continue an interrupted or crashed run from its last intact checkpoint, in its directory.
+
+    Everything is checked before anything is written (BadInputError, exit 2): the status, the
+    stored spec, the data (by fingerprint) and the checkpoint (checksums, then a safe-mode load;
+    a damaged latest checkpoint falls back to the previous one, with a `warn` line). Then the
+    run is `running` again and ends as a fresh run would (completed, diverged, failed,
+    interrupted); status.json records `resumed_from_epoch`.
+    """
+    with _signals_interrupt(), _run_lock(Path(run_path)):
+        return _resume(Path(run_path), echo, warn)
+
+
+def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
+    from expctl.runs.checkpoint import LATEST, STATE, CheckpointPolicy, candidates
+    from expctl.runs.store import live_status
+
+    try:
+        run_dir = RunDir.open(run_path)
+    except ValueError as exc:
+        raise BadInputError(f"cannot read the run's status: {exc}") from None
+    status = live_status(run_dir.status)
+    state = status.get("status")
+    if state not in RESUMABLE:
+        why = {
+            "running": f"it is still running (pid {status.get('pid')} on {status.get('host')})",
+            "completed": "it completed",
+        }.get(str(state), f"its status is {state}")
+        raise BadInputError(
+            f"{run_path}: cannot resume: {why}; only an interrupted or crashed run can be resumed"
+        )
+    loaded, record = _stored_spec(run_path)
+    spec = loaded.spec
+    dataset = _same_data(loaded, record, run_path)
+    found = candidates(run_path, warn)
+    if not found:
+        raise BadInputError(f"{run_path}: no intact checkpoint to resume from (checkpoints/)")
+    _configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
+    resumed, used = _load_first(found, warn)
+    if used.source != STATE or used.model_path.name != LATEST:
+        warn(
+            f"the latest checkpoint is unusable; resuming from {used.model_path.name} "
+            f"(epoch {resumed.epoch})"
+        )
+    try:
+        policy = CheckpointPolicy.parse(resumed.state.get("checkpoint_every", "1"))
+    except ValueError:
+        policy = None
+    previous_s = status.get("duration_s")
+    if not isinstance(previous_s, int | float):
+        previous_s = sum(float(r.get("epoch_time_s", 0.0)) for r in resumed.state.get("rows", []))
+    started = time.perf_counter() - float(previous_s)
+    run_dir.restart(
+        __version__,
+        resumed_from_epoch=resumed.epoch,
+        resumed_at=_utc_now(),
+        resumed_status=state,
+    )
+    echo(
+        f"run {run_dir.id}: resuming after epoch {resumed.epoch} of {spec.train.epochs} "
+        f"(was {state}; checkpoints/{used.model_path.name})"
+    )
+
+    def body() -> RunOutcome:
+        rows = resumed.state.get("rows", [])
+        if rows:
+            write_history(run_dir.file("history.csv"), rows)
+        hooks = RunHooks(checkpoint=policy)
+        return _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks, resumed)
+
+    outcome = _recorded(run_dir, started, body)
+    _after_run(run_dir.path, spec, echo)
+    return outcome
+
+
+def _load_first(found: Sequence[Any], warn: Echo) -> tuple[Resumed, Any]:
+    """The first checkpoint of `found` that loads (checked, safe mode); the others are warned of."""
+    from expctl.training.checkpoint import load_resumed
+
+    problems = []
+    for checkpoint in found:
+        try:
+            return load_resumed(
+                checkpoint.state, checkpoint.model_path, checkpoint.best_path
+            ), checkpoint
+        except (BadInputError, OSError, ValueError) as exc:
+            message = exc.message if isinstance(exc, BadInputError) else str(exc)
+            warn(f"{checkpoint.model_path}: cannot be loaded ({message}); skipped")
+            problems.append(message)
+    raise BadInputError("no checkpoint could be loaded: " + "; ".join(problems))
+
+
+def _utc_now() -> str:
+    from expctl.runs.store import utc_now
+
+    return utc_now()
+
+
+#: history.csv columns that `verify` does not compare (wall-clock times differ on every run).
+UNCOMPARED_COLUMNS = ("epoch_time_s",)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """Where a re-run first differs from the recorded run."""
+
+    epoch: int
+    column: str
+    recorded: Any
+    rerun: Any
+
+    def __str__(self) -> str:
+        return f"epoch {self.epoch}, {self.column}: recorded {self.recorded}, re-run {self.rerun}"
+
+
+@dataclass(frozen=True)
+class VerifyReport:
+    epochs: int
+    divergences: list[Divergence]
+    #: False when the run recorded no weight digests (checkpoints off, or an older expctl)
+    weights_compared: bool
+
+    @property
+    def ok(self) -> bool:
+        return not self.divergences
+
+
+def _read_history(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            return list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise BadInputError(f"{path}: cannot read the history ({exc})") from None
+
+
+def _same_value(recorded: str | None, value: float | None) -> bool:
+    if recorded in (None, "") or value is None:
+        return recorded in (None, "") and value is None
+    try:
+        number = float(recorded)
+    except ValueError:
+        return False
+    return number == float(value) or (math.isnan(number) and math.isnan(float(value)))
+
+
+def verify(run_path: Path, epochs: int = 2, echo: Echo = _quiet) -> VerifyReport:
+    """Re-run the first `epochs` epochs of a run from its stored spec; compare history and weights.
+
+    Training goes to a temporary directory (the run is not touched). Every history.csv column
+    but the epoch time is compared exactly, then the sha256 of the weights after each epoch
+    (recorded in checkpoints/state.json). BadInputError (exit 2) when the run is still running,
+    its spec no longer validates or its data changed.
+    """
+    import tempfile
+
+    from expctl.models import build_model
+    from expctl.runs import read_json
+    from expctl.runs.checkpoint import CheckpointPolicy, read_state
+    from expctl.runs.store import live_status
+    from expctl.training import train
+
+    run_path = Path(run_path)
+    try:
+        status = live_status(read_json(run_path / "status.json"))
+    except ValueError as exc:
+        raise BadInputError(f"cannot read the run's status: {exc}") from None
+    if status.get("status") == "running":
+        raise BadInputError(f"{run_path}: the run is still running; verify it when it has ended")
+    loaded, record = _stored_spec(run_path)
+    spec = loaded.spec
+    recorded_rows = _read_history(run_path / "history.csv")
+    n = min(int(epochs), len(recorded_rows), spec.train.epochs)
+    if n < 1:
+        raise BadInputError(f"{run_path / 'history.csv'}: no epoch recorded to verify")
+    dataset = _same_data(loaded, record, run_path)
+    state = read_state(run_path) or {}
+    recorded_digests = list(state.get("weights_sha256") or [])
+    _configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
+    model = build_model(spec.model, dataset)
+    echo(f"re-running epochs 1-{n} of {run_path.name} from its spec.yaml")
+    with tempfile.TemporaryDirectory(prefix="expctl-verify-") as scratch:
+        result = train(
+            model,
+            dataset,
+            spec.train,
+            lambda rows: echo(progress_line(rows[-1], spec.train.epochs)),
+            seed=spec.seed,
+            checkpoint_dir=Path(scratch),
+            checkpoint_policy=CheckpointPolicy(epochs=1),
+            stop_after=n,
+        )
+    divergences: list[Divergence] = []
+    for i in range(n):
+        row = result.rows[i] if i < len(result.rows) else {}
+        recorded = recorded_rows[i]
+        columns = [c for c in recorded if c not in UNCOMPARED_COLUMNS]
+        columns += [c for c in row if c not in recorded and c not in UNCOMPARED_COLUMNS]
+        for column in columns:
+            if not _same_value(recorded.get(column), row.get(column)):
+                divergences.append(Divergence(i + 1, column, recorded.get(column), row.get(column)))
+        digests = (recorded_digests[i : i + 1], result.weights_sha256[i : i + 1])
+        if all(digests) and digests[0] != digests[1]:
+            recorded_digest, rerun_digest = digests[0][0], digests[1][0]
+            divergences.append(
+                Divergence(i + 1, "weights (sha256)", recorded_digest[:16], rerun_digest[:16])
+            )
+    return VerifyReport(
+        epochs=n, divergences=divergences, weights_compared=len(recorded_digests) >= n
+    )

@@ -30,6 +30,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "schema": ("expctl.cli.schema", "schema"),
     "init": ("expctl.cli.init", "init"),
     "export": ("expctl.cli.export", "export"),
+    "resume": ("expctl.cli.resume", "resume"),
+    "verify": ("expctl.cli.verify", "verify"),
 }
 
 

@@ -35,6 +35,14 @@ from expctl.cli.options import output_dir_option, set_option, smoke_option
     help="Also log each finished run to this MLflow tracking URI (sets tracking.mlflow), "
     "e.g. sqlite:///mlflow.db or http://127.0.0.1:5000.",
 )
+@click.option(
+    "--checkpoint-every",
+    default="10s",
+    show_default=True,
+    metavar="N|TIME",
+    help="Checkpoint for `expctl resume` every N epochs, or every TIME (30s, 5m), 0: never. "
+    "SIGINT/SIGTERM and the end of training always write the last epoch.",
+)
 @smoke_option("tiny data, one epoch, small batches; the same code path")
 def run(
     spec_path: str,
@@ -45,6 +53,7 @@ def run(
     repeat: int,
     quiet: bool,
     mlflow_uri: str | None,
+    checkpoint_every: str,
     smoke: bool,
 ) -> None:
     """Train the model SPEC describes and write its run directory.
@@ -52,11 +61,16 @@ def run(
     Prints a line per epoch, then the run directory and the test metrics. Exit code 0 on
     success, 2 for bad input (nothing is written), 1 when a run fails or diverges.
     """
-    from expctl.errors import RunFailedError
+    from expctl.errors import BadInputError, RunFailedError
+    from expctl.runner import RunHooks, summary_lines
     from expctl.runner import run as run_spec
-    from expctl.runner import summary_lines
+    from expctl.runs.checkpoint import CheckpointPolicy
     from expctl.spec import load_spec
 
+    try:
+        policy = CheckpointPolicy.parse(checkpoint_every)
+    except ValueError as exc:
+        raise BadInputError(f"--checkpoint-every {exc}") from None
     extra = list(overrides)
     if name is not None:
         extra.append(f"name={json.dumps(name)}")
@@ -79,7 +93,12 @@ def run(
             # every seed is validated like the first (a seed past 2**32 - 1 is refused)
             loaded = load_spec(spec_path, [*extra, f"seed={first_seed + i}"])
         try:
-            outcome = run_spec(loaded, Path(output_dir), echo=echo)
+            outcome = run_spec(
+                loaded,
+                Path(output_dir),
+                echo=echo,
+                hooks=RunHooks(checkpoint=policy),
+            )
         except RunFailedError as exc:
             if repeat == 1:
                 raise

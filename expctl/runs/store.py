@@ -189,6 +189,35 @@ class RunDir:
         }
         atomic_write_json(self.file("status.json"), self._status)
 
+    @classmethod
+    def open(cls, path: Path) -> RunDir:
+        """An existing run directory, its status read from status.json (ValueError if unreadable)."""
+        run_dir = cls(path)
+        status = read_json(run_dir.file("status.json"))
+        if not isinstance(status, dict):
+            raise ValueError(f"{run_dir.file('status.json')}: not a JSON object")
+        run_dir._status = status
+        return run_dir
+
+    @property
+    def status(self) -> dict[str, Any]:
+        return dict(self._status)
+
+    def restart(self, version: str, **extra: Any) -> None:
+        """Mark the run `running` again in this process (a resume), keeping what it recorded."""
+        self._status.update(
+            status="running",
+            ended_at=None,
+            duration_s=None,
+            error=None,
+            pid=os.getpid(),
+            host=socket.gethostname(),
+            process_start=process_start(os.getpid()),
+            expctl_version=version,
+            **extra,
+        )
+        atomic_write_json(self.file("status.json"), self._status)
+
     def finish(
         self, status: str, duration_s: float, error: str | None = None, **extra: Any
     ) -> None:

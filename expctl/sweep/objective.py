@@ -73,6 +73,7 @@ def make_evaluate(
 ) -> Callable[[Trial, dict[str, Any]], Outcome]:
     """The function a worker calls for each trial (imports the runner, hence TensorFlow)."""
     from expctl.runner import RunHooks, _configure_keras, run
+    from expctl.runs.checkpoint import CheckpointPolicy
 
     sweep = lsweep.sweep
     spec = lsweep.loaded.spec
@@ -96,7 +97,10 @@ def make_evaluate(
                 return Outcome(TrialState.FAIL, reason=f"invalid trial spec: {exc.message}")
             pruning = PruningCallback(trial, sweep.metric, enabled=use_pruner and r == 0)
             try:
-                hooks = RunHooks(callbacks=[pruning], plots=sweep.plots)
+                # a trial whose worker dies is re-run from the start: no checkpoints needed
+                hooks = RunHooks(
+                    callbacks=[pruning], plots=sweep.plots, checkpoint=CheckpointPolicy.parse(0)
+                )
                 outcome = run(loaded, trials_dir, hooks=hooks)
             except DataError as exc:
                 raise FatalSweepError(exc.message) from None

@@ -67,3 +67,61 @@ def monitor_mode(monitor: str, mode: str) -> str:
     if mode != "auto":
         return mode
     return "max" if monitor.removeprefix("val_").endswith(("accuracy", "auc")) else "min"
+
+
+def epoch_seed(seed: int, epoch: int, index: int) -> int:
+    """A seed in [1, 2³¹ − 2] from (run seed, 0-based epoch, generator index), by SeedSequence.
+
+    Keras' TensorFlow backend reduces a seed modulo 2³¹ − 1 before its stateless random ops, so
+    staying below keeps distinct keys distinct.
+    """
+    import numpy as np
+
+    (value,) = np.random.SeedSequence([seed, epoch, index]).generate_state(1, np.uint32)
+    return int(value) % (2**31 - 2) + 1
+
+
+def seed_states(model: Any) -> list[Any]:
+    """The state variables of every `keras.random.SeedGenerator` of `model`, in a fixed order.
+
+    `Model.variables` is documented to hold the weights *and* the random seeds' states; the
+    states are what is in it but not in `weights` (a SeedGenerator's state is [seed, counter]).
+    """
+    weights = {id(v) for v in model.weights}
+    return [
+        v
+        for v in model.variables
+        if id(v) not in weights and v.name == "seed_generator_state" and tuple(v.shape) == (2,)
+    ]
+
+
+class ReseedEachEpoch(keras.callbacks.Callback):
+    """Make each epoch's randomness a pure function of (seed, epoch).
+
+    At the start of epoch e every SeedGenerator of the model (Dropout, GaussianNoise, NoisyDense,
+    the augmentation layers) gets the state [epoch_seed(seed, e, i), 0], and `set_epoch(e)` tells
+    the training data which permutation to deliver. Epoch e then draws the same masks and noise,
+    on the same batches, whether the run started at epoch 0 or was resumed at e.
+
+    Args:
+        seed: the run's seed.
+        set_epoch: called with the 0-based epoch before its batches are read (None: no data).
+    """
+
+    def __init__(self, seed: int, set_epoch: Callable[[int], None] | None = None) -> None:
+        super().__init__()
+        self.seed = int(seed)
+        self.set_epoch = set_epoch
+        self._states: list[Any] | None = None
+
+    def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
+        self._states = seed_states(self.model)
+
+    def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+        import numpy as np
+
+        if self.set_epoch is not None:
+            self.set_epoch(epoch)
+        for i, state in enumerate(self._states or ()):
+            value = np.array([epoch_seed(self.seed, epoch, i), 0])
+            state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from expctl.models.build import HEADS
 from expctl.training.optimizers import make_optimizer
+
+if TYPE_CHECKING:
+    from expctl.training.checkpoint import Resumed
 
 #: Upper bound on batches run inside one compiled call; callbacks here are epoch-level only,
 #: so grouping batches changes nothing but the Python overhead between them.
@@ -28,6 +31,8 @@ class TrainResult:
     restored_best: bool
     diverged: bool
     divergence_reason: str
+    #: sha256 of the weights after each epoch (1-based epoch i at index i-1), see weights_digest
+    weights_sha256: list[str] = field(default_factory=list)
 
 
 def steps_per_execution(n_train: int, batch_size: int) -> int:
@@ -106,18 +111,37 @@ def train(
     train_spec: Any,
     on_epoch: Callable[[list[dict[str, float]]], None],
     extra_callbacks: Sequence[Any] = (),
+    *,
+    seed: int = 0,
+    checkpoint_dir: Path | None = None,
+    checkpoint_policy: Any = None,
+    checkpoint_info: dict[str, Any] | None = None,
+    resumed: Resumed | None = None,
+    stop_after: int | None = None,
     tensorboard_dir: Path | None = None,
     histograms: bool = False,
 ) -> TrainResult:
     """Compile `model` and fit it on the dataset's train split, validating on its val split.
 
+    Each epoch's batch order and random draws (dropout, noise, augmentation) are functions of
+    (`seed`, epoch) alone, so a run resumed at epoch k continues as the uninterrupted one would.
     `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
+    `checkpoint_dir`: the run directory to checkpoint into as `checkpoint_policy` says (a
+    `expctl.runs.checkpoint.CheckpointPolicy`; default `DEFAULT_POLICY`); `resumed`: a checkpoint to continue from (weights, optimizer, callbacks, history);
+    `stop_after`: end after that many epochs (the schedule still spans `train.epochs`).
     With `tensorboard_dir`, each epoch's history row is also written there as TensorBoard
     scalars (and, with `histograms`, every weight as a histogram).
     """
     import keras
 
-    from expctl.training.callbacks import DivergenceStop, EpochRecorder, monitor_mode
+    from expctl.training.callbacks import (
+        DivergenceStop,
+        EpochRecorder,
+        ReseedEachEpoch,
+        monitor_mode,
+    )
+    from expctl.training.checkpoint import Checkpointer, StopAfter, restore_model
+    from expctl.training.pipeline import EpochBatches
     from expctl.training.schedules import make_schedule, steps_per_epoch
 
     learning_rate, schedule_callbacks = make_schedule(
@@ -143,6 +167,8 @@ def train(
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
         jit_compile=train_spec.jit_compile,
     )
+    if resumed is not None:
+        restore_model(fitted, resumed)
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
     # pruning first (it adds `sparsity` to the logs), then the recorder: a plateau callback
@@ -152,20 +178,19 @@ def train(
         from expctl.training.tensorboard import TensorBoardLogger
 
         callbacks.insert(1, TensorBoardLogger(tensorboard_dir, recorder, histograms=histograms))
+    pruning = None
     if train_spec.pruning is not None:
         from expctl.training.pruning import MagnitudePruning
 
         p = train_spec.pruning
-        callbacks.insert(
-            0,
-            MagnitudePruning(
-                p.target_sparsity,
-                p.start_epoch,
-                p.end_epoch,
-                frequency_steps=p.frequency_steps,
-                prune_output=p.prune_output,
-            ),
+        pruning = MagnitudePruning(
+            p.target_sparsity,
+            p.start_epoch,
+            p.end_epoch,
+            frequency_steps=p.frequency_steps,
+            prune_output=p.prune_output,
         )
+        callbacks.insert(0, pruning)
     early = None
     es = train_spec.early_stopping
     if es is not None:
@@ -179,6 +204,30 @@ def train(
         )
         callbacks.append(early)
     callbacks.extend(extra_callbacks)
+    plateau = next(
+        (c for c in schedule_callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None
+    )
+    from expctl.runs.checkpoint import DEFAULT_POLICY
+
+    policy = checkpoint_policy if checkpoint_policy is not None else DEFAULT_POLICY
+    checkpointer = Checkpointer(
+        checkpoint_dir,
+        policy,
+        recorder,
+        early=early,
+        plateau=plateau,
+        pruning=pruning,
+        info={
+            "seed": int(seed),
+            "checkpoint_every": str(policy),
+            **(checkpoint_info or {}),
+        },
+        resumed=resumed,
+    )
+    # last: it saves what the others did at the epoch's end, and restores after they reset
+    callbacks.append(checkpointer)
+    if stop_after is not None:
+        callbacks.append(StopAfter(stop_after))
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
@@ -187,17 +236,36 @@ def train(
         validation = (dataset.val.x, _targets(dataset.val)) + (
             (val_w,) if val_w is not None else ()
         )
-    fitted.fit(
+    batches = EpochBatches(
         dataset.train.x,
         _targets(dataset.train),
-        sample_weight=train_w,
-        batch_size=train_spec.batch_size,
-        epochs=train_spec.epochs,
-        validation_data=validation,
+        train_w,
+        train_spec.batch_size,
+        seed=seed,
         shuffle=train_spec.shuffle,
-        callbacks=callbacks,
-        verbose=0,
     )
+    callbacks.insert(0, ReseedEachEpoch(seed, batches.set_epoch))
+    initial_epoch, epochs = 0, train_spec.epochs
+    if resumed is not None:
+        initial_epoch = resumed.epoch
+        if resumed.finished(train_spec.epochs):
+            # early stopping had ended training: fit no epoch, only restore (best weights)
+            epochs = initial_epoch
+    try:
+        fitted.fit(
+            batches.dataset(),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=validation,
+            validation_batch_size=train_spec.batch_size,
+            shuffle=False,  # the dataset is shuffled, per epoch, by EpochBatches
+            callbacks=callbacks,
+            verbose=0,
+        )
+    except KeyboardInterrupt:
+        # SIGINT/SIGTERM (expctl.errors.Interrupted): keep the last completed epoch on disk
+        checkpointer.flush()
+        raise
     rows = recorder.rows
     best_epoch: int | None = None
     restored = False
@@ -219,4 +287,5 @@ def train(
         restored_best=restored,
         diverged=divergence.diverged_epoch is not None,
         divergence_reason=divergence.reason,
+        weights_sha256=list(checkpointer.digests),
     )
