@@ -17,6 +17,7 @@ import sys
 import threading
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +28,7 @@ import numpy as np
 from expctl import __version__
 from expctl.data import Dataset, prepare
 from expctl.errors import BadInputError, Interrupted, RunFailedError, SpecError
+from expctl.evaluation.metrics import UndefinedMetricWarning
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
 from expctl.spec import LoadedSpec, resolved_yaml
 
@@ -369,7 +371,14 @@ def _train_and_evaluate(
     if hooks.plots:
         _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
         for name, draw in figures.items():
-            _save_figure(run_dir.file(f"plots/{name}"), draw())
+            try:
+                figure = draw()
+            except ValueError as exc:  # e.g. no signal event in the test split: nothing to draw
+                warnings.warn(
+                    f"plots/{name} not drawn: {exc}", UndefinedMetricWarning, stacklevel=1
+                )
+                continue
+            _save_figure(run_dir.file(f"plots/{name}"), figure)
     run_dir.finish("completed", time.perf_counter() - started, training=training)
     return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
 

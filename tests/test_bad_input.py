@@ -309,3 +309,76 @@ def test_models_expctl_writes_pass_the_check(trained_runs) -> None:
 
     for run in trained_runs.values():
         check_model_file(run / "model.keras")
+
+
+# ---------------------------------------------------------------------------------- data.nan
+
+
+def _nan_table(tmp_path: Path) -> Path:
+    rng = np.random.default_rng(1)
+    rows = ["a,b,label"]
+    for i, (a, b) in enumerate(rng.normal(size=(200, 2))):
+        a_text = "nan" if i in (3, 50) else ("inf" if i == 77 else f"{a:.4f}")
+        rows.append(f"{a_text},{b:.4f},{int(b > 0)}")
+    path = tmp_path / "nan.csv"
+    path.write_text("\n".join(rows) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("policy", ["drop", "zero", "mean"])
+def test_data_nan_policies(tmp_path: Path, policy: str) -> None:
+    from expctl.data import prepare
+    from expctl.spec import spec_from_dict
+
+    path = _nan_table(tmp_path)
+    spec = spec_from_dict(
+        {"data": {"source": "csv", "path": str(path), "target": "label", "nan": policy}}
+    )
+    dataset = prepare(spec.data, tmp_path, 0)
+    parts = (dataset.train, dataset.val, dataset.test)
+    assert all(np.isfinite(p.x).all() for p in parts)
+    summary = dataset.summary()
+    if policy == "drop":
+        assert summary["nan_events_dropped"] == 3
+        assert sum(len(p) for p in parts) == 197
+    else:
+        assert summary["nan_cells_filled"] == 3
+        assert sum(len(p) for p in parts) == 200
+
+
+def test_mean_fill_uses_the_training_split_only() -> None:
+    from expctl.data.dataset import FILLS
+
+    x = np.array([[1.0, np.nan], [3.0, 4.0], [np.nan, 8.0], [100.0, np.inf]])
+    filled, count = FILLS["mean"](x, np.array([0, 1]))  # events 0 and 1 are the training split
+    np.testing.assert_array_equal(filled, [[1, 4], [3, 4], [2, 8], [100, 4]])
+    assert count == 3
+    zeros, _ = FILLS["zero"](x, np.array([0, 1]))
+    np.testing.assert_array_equal(zeros, [[1, 0], [3, 4], [0, 8], [100, 0]])
+
+
+def test_single_class_in_the_test_split_warns_and_finishes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    y = np.zeros(300, int)
+    y[:2] = 1  # too few signal events for every split to get one
+    rows = "\n".join(
+        f"{a:.4f},{b:.4f},{label}"
+        for (a, b), label in zip(rng.normal(size=(300, 2)), y, strict=True)
+    )
+    (tmp_path / "one.csv").write_text("a,b,label\n" + rows + "\n")
+    spec = (
+        "name: one\n"
+        f"data: {{source: csv, path: {tmp_path / 'one.csv'}, target: label, "
+        "split: {train: 0.9, val: 0.05, test: 0.05}}\n"
+        "model: {hidden: [4]}\ntrain: {epochs: 1, batch_size: 32}\n"
+    )
+    from expctl.evaluation.metrics import UndefinedMetricWarning
+
+    with pytest.warns(UndefinedMetricWarning, match="ROC AUC is undefined"):
+        code, output, out = _run_spec(tmp_path, spec)
+    assert code == 0, output
+    assert "test auc nan" in output
+    (run,) = list(out.iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["auc"] is None  # NaN, recorded as null
+    assert json.loads((run / "status.json").read_text())["status"] == "completed"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
+import warnings
 from typing import Any
 
 import click
@@ -71,6 +72,20 @@ def cli(ctx: click.Context, debug: bool) -> None:
     Start with `expctl run experiments/quickstart.yaml`; runs are written under outputs/.
     """
     ctx.meta["expctl.debug"] = debug
+    if not debug:
+        warnings.formatwarning = _one_line_warning
+
+
+def _one_line_warning(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int, line: Any = None
+) -> str:
+    """expctl's own warnings as `warning: ...` lines (no source file and line: not a bug)."""
+    if category.__module__.startswith("expctl"):
+        return f"warning: {message}\n"
+    return _DEFAULT_FORMAT(message, category, filename, lineno, line)
+
+
+_DEFAULT_FORMAT = warnings.formatwarning
 
 
 def main() -> None:

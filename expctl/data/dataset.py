@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,13 +155,55 @@ def _encode(y: np.ndarray, task: str, target: str) -> tuple[np.ndarray, tuple[An
     return encoded.astype(np.int64), tuple(classes.tolist())
 
 
+def _drop_non_finite(table: Table) -> tuple[Table, int]:
+    """data.nan: drop — the events with a NaN or infinite feature are left out (before the split)."""
+    flat = table.features.reshape(len(table.features), -1)
+    keep = np.all(np.isfinite(flat), axis=1)
+    if keep.all():
+        return table, 0
+    return dataclasses.replace(
+        table,
+        features=table.features[keep],
+        target=table.target[keep],
+        weight=table.weight[keep] if table.weight is not None else None,
+        columns={k: v[keep] for k, v in table.columns.items()},
+    ), int((~keep).sum())
+
+
+def _fill(value: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., Any]:
+    def fill(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, int]:
+        bad = ~np.isfinite(features)
+        if not bad.any():
+            return features, 0
+        out = np.array(features, dtype=np.float64)
+        out[bad] = np.broadcast_to(value(features, train), out.shape)[bad]
+        return out, int(bad.sum())
+
+    return fill
+
+
+def _train_means(features: np.ndarray, train: np.ndarray) -> np.ndarray:
+    part = np.where(np.isfinite(features[train]), features[train], np.nan)
+    with np.errstate(all="ignore"):
+        means = np.nanmean(part, axis=0) if len(part) else np.zeros(features.shape[1:])
+    return np.where(np.isfinite(means), means, 0.0)  # a column with no finite value: 0
+
+
+#: data.nan policies that replace non-finite feature values (the mean of the *training* split).
+FILLS: dict[str, Callable[..., Any]] = {
+    "zero": _fill(lambda features, train: np.zeros(features.shape[1:])),
+    "mean": _fill(_train_means),
+}
+
+
 def _check_features(table: Table) -> None:
     bad = ~np.isfinite(table.features)
     if bad.any():
         columns = [table.feature_names[j] for j in np.flatnonzero(bad.any(axis=0))]
         raise DataError(
             f"feature column(s) {', '.join(map(repr, columns))} contain NaN or infinite values "
-            f"({int(bad.sum())} cells); clean the file or leave those columns out with data.features"
+            f"({int(bad.sum())} cells); clean the file, leave those columns out with "
+            "data.features, or set data.nan: drop | zero | mean"
         )
 
 
@@ -306,7 +348,10 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
         )
     if len(table.target) != len(table.features):
         raise DataError("features and target have different numbers of events")
-    _check_features(table)
+    policy = getattr(data_spec, "nan", "error")
+    table, dropped = _drop_non_finite(table) if policy == "drop" else (table, 0)
+    if policy in ("error", "drop"):
+        _check_features(table)
     features, target, weight = table.features, table.target, table.weight
     if weight is not None and not np.all(np.isfinite(weight)):
         raise DataError("data.weight: NaN or infinite event weights")
@@ -330,6 +375,9 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
     flipped = 0
     if data_spec.label_noise > 0 and classes is not None:
         y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
+    filled = 0
+    if policy in FILLS:
+        features, filled = FILLS[policy](features, train)
     mean = std = None
     if data_spec.standardize:
         mean, std = standardization(features[train])
@@ -354,5 +402,9 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
         mean=mean,
         std=std,
         description=table.description,
-        extra={"label_noise_flipped": flipped} if data_spec.label_noise > 0 else {},
+        extra={
+            **({"label_noise_flipped": flipped} if data_spec.label_noise > 0 else {}),
+            **({"nan_events_dropped": dropped} if policy == "drop" else {}),
+            **({"nan_cells_filled": filled} if policy in FILLS else {}),
+        },
     )

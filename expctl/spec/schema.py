@@ -124,6 +124,11 @@ class DataCommon(Section):
     label_noise: Float = Field(
         0.0, ge=0, lt=1, description="flip this fraction of the training labels (never val/test)"
     )
+    nan: Literal["error", "drop", "zero", "mean"] = Field(
+        "error",
+        description="NaN or infinite features: error (names the columns), drop the events, or "
+        "replace them by 0 or by the column's mean on the training split",
+    )
 
     def layout(self) -> str:
         """What the features look like: "table" or "image" (see SOURCE_LAYOUTS)."""
