@@ -73,7 +73,10 @@ def test_every_example_sweep_runs_in_smoke_mode(path: Path, tmp_path: Path) -> N
     assert result.exit_code == 0, result.output
     (sweep_dir,) = [p for p in out.iterdir() if p.is_dir()]
     table = pd.read_csv(sweep_dir / "sweep.csv")
-    assert set(table["state"]) == {"COMPLETE"}
+    # A pruner may stop the second trial after its single epoch (it is worse than the first
+    # at that step): pruned is a normal outcome, a failed trial is not.
+    assert "COMPLETE" in set(table["state"])
+    assert set(table["state"]) <= {"COMPLETE", "PRUNED"}, table.to_string()
     spec = yaml.safe_load(path.read_text())
     expected = 2 if spec["sweep"]["method"] != "grid" else len(table)
     assert len(table) == expected
