@@ -36,9 +36,17 @@ DPI = 100  # the tutorial's PNGs stay well under 150 KB
 # ------------------------------------------------------------------------------------ helpers
 
 
+#: --redraw: draw the figures and tables again from the runs already there, train nothing.
+REDRAW = False
+
+
 def expctl(*args: object, capture: bool = False, allowed: Sequence[int] = (0,)) -> str:
-    """Run `expctl ARGS` in this interpreter's environment; stop unless its exit code is allowed."""
+    """Run `expctl ARGS` in this interpreter's environment; stop unless its exit code is allowed.
+
+    With --redraw, the commands that train (run, sweep, biasvar) are skipped."""
     text = [str(a) for a in args]
+    if REDRAW and text[0] in ("run", "sweep", "biasvar"):
+        return ""
     print("$ expctl " + " ".join(text), flush=True)
     result = subprocess.run(
         [sys.executable, "-m", "expctl", *text],
@@ -168,7 +176,13 @@ def regularisation(out: Path) -> str:
         h, m = history(run), metrics(run)
         rows.append([name, m["loss"], m["auc"], h["loss"].iloc[-1], h["val_loss"].iloc[-1],
                      h["val_loss"].iloc[-1] - h["loss"].iloc[-1]])
-    compare_plot(out, "metric", "regularisation_test_loss.png", "--metric", "loss")
+    fig, (ax,) = figure(6.4, 3.6)
+    ordered = sorted(rows, key=lambda r: r[1])
+    ax.barh([r[0] for r in ordered], [r[1] for r in ordered], color="C0")
+    ax.set(xlabel="test loss (binary cross-entropy)", xlim=(0.3, None))
+    ax.invert_yaxis()
+    ax.grid(alpha=0.3, axis="x")
+    save(fig, "regularisation_test_loss.png", out)
     fig, axes = figure(8.0, 3.3, 2)
     names = ["none", *(f"l2_{a:g}" for a in L2_SCAN)]
     x = [1e-6, *L2_SCAN]  # α = 0 drawn at 1e-6 on the log axis
@@ -432,12 +446,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("studies", nargs="*", choices=[[], *STUDIES], metavar="STUDY",
                         help=f"studies to run (default all): {', '.join(STUDIES)}")
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/lecture"))
+    parser.add_argument("--redraw", action="store_true",
+                        help="train nothing: draw the figures and tables again from the runs there")
     args = parser.parse_args(argv)
+    global REDRAW
+    REDRAW = args.redraw
     chosen = args.studies or list(STUDIES)
     timings_path = args.output_dir / "timings.json"
     timings = json.loads(timings_path.read_text()) if timings_path.is_file() else {}
     for name in chosen:
         out = args.output_dir / name
+        if REDRAW:
+            summary = STUDIES[name](out)
+            (out / "summary.md").write_text(summary)
+            print(f"\n## {name}\n\n{summary}", flush=True)
+            continue
         if out.exists():
             print(f"replacing the earlier outputs of {name} in {out}", flush=True)
             shutil.rmtree(out)
