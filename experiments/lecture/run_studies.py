@@ -330,16 +330,10 @@ def optimizers(out: Path) -> str:
         train(out, f"optimizers/{spec}.yaml")
     found = runs(out)
     compare_plot(out, "learning_curves", "optimizers_val_loss.png")
-    fig, (ax,) = figure(6.4, 4.0)
     rows = []
-    for i, spec in enumerate(specs):
+    for spec in specs:
         h, m = history(found[spec]), metrics(found[spec])
-        ax.plot(h["epoch"], h["loss"], "-", color=f"C{i}", label=spec)
         rows.append([spec, h["loss"].iloc[0], h["loss"].iloc[-1], h["val_loss"].min(), m["auc"]])
-    ax.set(xlabel="epoch", ylabel="training loss", yscale="log")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend()
-    save(fig, "optimizers_train_loss.png", out)
     return table(["optimizer", "loss epoch 1", "loss last epoch", "min val loss", "test AUC"], rows)
 
 
