@@ -95,7 +95,11 @@ def fmt(value: object, digits: int = 4) -> str:
     if isinstance(value, float):
         if math.isnan(value):
             return "nan"
-        return f"{value:.{digits}g}" if abs(value) >= 1e4 or abs(value) < 1e-3 else f"{value:.{digits}f}"
+        return (
+            f"{value:.{digits}g}"
+            if abs(value) >= 1e4 or abs(value) < 1e-3
+            else f"{value:.{digits}f}"
+        )
     return "—" if value is None else str(value)
 
 
@@ -147,16 +151,30 @@ def dropout(out: Path) -> str:
         ax.plot(h["epoch"], h["val_loss"], "--", color=f"C{i}", label=f"{name}: validation")
         best = int(h["val_loss"].idxmin())
         rows.append(
-            [name, h["loss"].iloc[-1], h["val_loss"].iloc[-1], h["val_loss"].min(),
-             int(h["epoch"][best]), m["loss"], m["auc"]]
+            [
+                name,
+                h["loss"].iloc[-1],
+                h["val_loss"].iloc[-1],
+                h["val_loss"].min(),
+                int(h["epoch"][best]),
+                m["loss"],
+                m["auc"],
+            ]
         )
     ax.set(xlabel="epoch", ylabel="loss (binary cross-entropy)", title="1,000 training events")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     save(fig, "dropout_curves.png", out)
     return table(
-        ["run", "final train loss", "final val loss", "min val loss", "at epoch", "test loss",
-         "test AUC"],
+        [
+            "run",
+            "final train loss",
+            "final val loss",
+            "min val loss",
+            "at epoch",
+            "test loss",
+            "test AUC",
+        ],
         rows,
     )
 
@@ -174,8 +192,16 @@ def regularisation(out: Path) -> str:
     rows = []
     for name, run in found.items():
         h, m = history(run), metrics(run)
-        rows.append([name, m["loss"], m["auc"], h["loss"].iloc[-1], h["val_loss"].iloc[-1],
-                     h["val_loss"].iloc[-1] - h["loss"].iloc[-1]])
+        rows.append(
+            [
+                name,
+                m["loss"],
+                m["auc"],
+                h["loss"].iloc[-1],
+                h["val_loss"].iloc[-1],
+                h["val_loss"].iloc[-1] - h["loss"].iloc[-1],
+            ]
+        )
     fig, (ax,) = figure(6.4, 3.6)
     ordered = sorted(rows, key=lambda r: r[1])
     ax.barh([r[0] for r in ordered], [r[1] for r in ordered], color="C0")
@@ -212,19 +238,33 @@ def early_stopping(out: Path) -> str:
         m = metrics(found[spec])
         if m.get("stopped_epoch"):
             h = history(found[spec])
-            ax.axvline(m["stopped_epoch"], color=f"C{i}", linestyle="--",
-                       label=f"{spec}: stop {m['stopped_epoch']}, best {m['best_epoch']}")
+            ax.axvline(
+                m["stopped_epoch"],
+                color=f"C{i}",
+                linestyle="--",
+                label=f"{spec}: stop {m['stopped_epoch']}, best {m['best_epoch']}",
+            )
             ax.plot(m["best_epoch"], h["val_loss"][m["best_epoch"] - 1], "o", color=f"C{i}")
-        rows.append([spec, m["best_epoch"], m.get("stopped_epoch"), m["epochs_trained"],
-                     m["loss"], m["auc"]])
+        rows.append(
+            [
+                spec,
+                m["best_epoch"],
+                m.get("stopped_epoch"),
+                m["epochs_trained"],
+                m["loss"],
+                m["auc"],
+            ]
+        )
     ax.set(xlabel="epoch", ylabel="loss", ylim=(0.2, 1.0))
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     save(fig, "early_stopping_overlay.png", out)
-    copy_figure(found["patience_10"] / "plots" / "learning_curves.png",
-                "early_stopping_patience_10.png")
-    return table(["run", "best epoch", "stopped at", "epochs trained", "test loss", "test AUC"],
-                 rows)
+    copy_figure(
+        found["patience_10"] / "plots" / "learning_curves.png", "early_stopping_patience_10.png"
+    )
+    return table(
+        ["run", "best epoch", "stopped at", "epochs trained", "test loss", "test AUC"], rows
+    )
 
 
 def augmentation(out: Path) -> str:
@@ -235,13 +275,33 @@ def augmentation(out: Path) -> str:
     for name, run in found.items():
         m = metrics(run)
         cm = np.asarray(m["confusion_matrix"])
-        rows.append([name, m["accuracy"], m["loss"], int(cm[6].sum()), int(cm[6, 9]),
-                     int(cm[9].sum()), int(cm[9, 6]), cm[6, 6] / cm[6].sum(), cm[9, 9] / cm[9].sum()])
+        rows.append(
+            [
+                name,
+                m["accuracy"],
+                m["loss"],
+                int(cm[6].sum()),
+                int(cm[6, 9]),
+                int(cm[9].sum()),
+                int(cm[9, 6]),
+                cm[6, 6] / cm[6].sum(),
+                cm[9, 9] / cm[9].sum(),
+            ]
+        )
         if name != "aug_small":  # the tutorial shows the two extremes
             copy_figure(run / "plots" / "confusion.png", f"augmentation_confusion_{name}.png")
     return table(
-        ["run", "test accuracy", "test loss", "true 6s", "6 called 9", "true 9s", "9 called 6",
-         "recall of 6", "recall of 9"],
+        [
+            "run",
+            "test accuracy",
+            "test loss",
+            "true 6s",
+            "6 called 9",
+            "true 9s",
+            "9 called 6",
+            "recall of 6",
+            "recall of 9",
+        ],
         rows,
     )
 
@@ -257,10 +317,29 @@ def label_noise(out: Path) -> str:
         m = metrics(run)
         with np.load(run / "predictions.npz", allow_pickle=False) as npz:
             y, score = npz["y_true"], npz["y_score"]
-        rows.append([name, m["auc"], m["accuracy"], m["loss"], m["brier"],
-                     float(score[y == 1].mean()), float(score[y == 0].mean())])
-    return table(["run", "test AUC", "test accuracy", "test loss", "Brier",
-                  "mean score, signal", "mean score, background"], rows)
+        rows.append(
+            [
+                name,
+                m["auc"],
+                m["accuracy"],
+                m["loss"],
+                m["brier"],
+                float(score[y == 1].mean()),
+                float(score[y == 0].mean()),
+            ]
+        )
+    return table(
+        [
+            "run",
+            "test AUC",
+            "test accuracy",
+            "test loss",
+            "Brier",
+            "mean score, signal",
+            "mean score, background",
+        ],
+        rows,
+    )
 
 
 def adversarial(out: Path) -> str:
@@ -310,13 +389,20 @@ def multitask(out: Path) -> str:
         ax.errorbar(centres, auc, yerr=err, fmt="o-", capsize=3, color=f"C{i}", label=name)
     for e in edges:
         ax.axvline(e, color="0.85", linewidth=0.8)
-    ax.set(xscale="log", xlabel="jet energy (GeV), bins of equal population",
-           ylabel="test AUC (68% interval)")
+    ax.set(
+        xscale="log",
+        xlabel="jet energy (GeV), bins of equal population",
+        ylabel="test AUC (68% interval)",
+    )
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, "multitask_auc_per_energy.png", out)
-    header = ["run", "test AUC", "energy r²",
-              *(f"AUC {x['low']:.0f}–{x['high']:.0f} GeV" for x in bins["classification"])]
+    header = [
+        "run",
+        "test AUC",
+        "energy r²",
+        *(f"AUC {x['low']:.0f}–{x['high']:.0f} GeV" for x in bins["classification"]),
+    ]
     rows = []
     for name, run in found.items():
         m = metrics(run)
@@ -343,42 +429,135 @@ BATCH_SIZES = (1, 4, 16, 64, 256, 1024)
 def batch_size(out: Path) -> str:
     for size in BATCH_SIZES:
         train(out, "batch_size/batch.yaml", f"train.batch_size={size}", name=f"batch_{size}")
-    found = runs(out)
-    rows = []
     for size in BATCH_SIZES:
-        run = found[f"batch_{size}"]
-        h, m = history(run), metrics(run)
+        train(
+            out, "batch_size/converged.yaml", f"train.batch_size={size}", name=f"converged_{size}"
+        )
+    found = runs(out)
+    fixed, converged = [], []
+    for size in BATCH_SIZES:
+        h, m = history(found[f"batch_{size}"]), metrics(found[f"batch_{size}"])
         per_epoch = float(h["epoch_time_s"].iloc[1:].median())  # epoch 1 includes tracing
-        steps = math.ceil(1200 / size)
-        rows.append([size, steps, per_epoch, per_epoch / steps * 1e3, h["loss"].iloc[-1],
-                     h["val_loss"].iloc[-1], m["auc"]])
-    fig, axes = figure(8.4, 3.4, 2)
-    sizes = [r[0] for r in rows]
-    axes[0].plot(sizes, [r[2] for r in rows], "o-")
-    axes[0].set(xscale="log", yscale="log", xlabel="batch size", ylabel="time per epoch (s)")
-    axes[1].plot(sizes, [r[6] for r in rows], "o-", label="test AUC")
-    axes[1].set(xscale="log", xlabel="batch size", ylabel="test AUC after 5 epochs")
+        fixed.append(
+            [
+                size,
+                math.ceil(1200 / size),
+                per_epoch,
+                h["loss"].iloc[-1],
+                h["val_loss"].iloc[-1],
+                m["auc"],
+            ]
+        )
+        h, m = history(found[f"converged_{size}"]), metrics(found[f"converged_{size}"])
+        converged.append(
+            [
+                size,
+                m["best_epoch"],
+                float(h["epoch_time_s"].sum()),
+                h["val_loss"].min(),
+                h["loss"][m["best_epoch"] - 1],
+                m["loss"],
+                m["auc"],
+            ]
+        )
+    fig, axes = figure(11.0, 3.4, 3)
+    sizes = list(BATCH_SIZES)
+    axes[0].plot(sizes, [r[2] for r in fixed], "o-")
+    axes[0].set(yscale="log", ylabel="time per epoch (s)", title="SGD 0.01, 5 epochs")
+    axes[1].plot(sizes, [r[5] for r in fixed], "o-", label="SGD 0.01, 5 epochs")
+    axes[1].plot(sizes, [r[6] for r in converged], "s-", label="Adam, early stopping")
+    axes[1].set(ylabel="test AUC", title="generalisation")
+    axes[1].legend(fontsize=8)
+    axes[2].plot(sizes, [r[2] for r in converged], "s-", color="C1")
+    axes[2].set(yscale="log", ylabel="training time to the stop (s)", title="Adam, early stopping")
     for ax in axes:
+        ax.set(xscale="log", xlabel="batch size")
         ax.grid(alpha=0.3, which="both")
-    fig.suptitle("SGD (lr 0.01), 1,200 training events, 5 epochs, one CPU core")
+    fig.suptitle("1,200 training events, one CPU core")
     save(fig, "batch_size.png", out)
-    return table(["batch", "steps/epoch", "s/epoch", "ms/step", "final train loss",
-                  "final val loss", "test AUC"], rows)
+    return (
+        "**Fixed budget: SGD (learning rate 0.01), 5 epochs**\n\n"
+        + table(
+            ["batch", "steps/epoch", "s/epoch", "final train loss", "final val loss", "test AUC"],
+            fixed,
+        )
+        + "\n**To convergence: Adam (10⁻³), early stopping on val_loss**\n\n"
+        + table(
+            [
+                "batch",
+                "best epoch",
+                "training time (s)",
+                "best val loss",
+                "train loss at best",
+                "test loss",
+                "test AUC",
+            ],
+            converged,
+        )
+    )
+
+
+INIT_SCALES = (0.1, 0.3, 3.0)  # between the named extremes: he_normal scaled by these
+
+
+def distinct_units(run: Path) -> str:
+    """Distinct hidden units per layer of a trained model (identical kernel columns count once)."""
+    from expctl.models.io import load_model
+
+    model = load_model(run / "model.keras")
+    counts = []
+    for layer in model.layers:
+        kernel = getattr(layer, "kernel", None)
+        if kernel is not None and kernel.shape[1] > 1:
+            columns = np.round(np.asarray(kernel).T, 6)
+            counts.append(str(len(np.unique(columns, axis=0))))
+    return "/".join(counts)
 
 
 def init(out: Path) -> str:
     specs = ("too_small", "right", "too_large", "constant")
     for spec in specs:
         train(out, f"init/{spec}.yaml", allowed=(0, 1))  # a diverged run exits 1: a result too
+    for scale in INIT_SCALES:
+        train(
+            out,
+            "init/right.yaml",
+            f"model.initializer.scale={scale}",
+            name=f"init_scale_{scale:g}",
+            allowed=(0, 1),
+        )
     found = runs(out)
     compare_plot(out, "learning_curves", "init_val_loss.png")
     rows = []
-    for spec in specs:
+    order = ["too_small", "scale_0.1", "scale_0.3", "right", "scale_3", "too_large", "constant"]
+    for spec in order:
         run = found[f"init_{spec}"]
         h, m = history(run), metrics(run)
-        rows.append([spec, status(run), h["loss"].iloc[0], h["loss"].iloc[-1],
-                     m.get("auc", float("nan"))])
-    return table(["initialisation", "status", "loss epoch 1", "loss last epoch", "test AUC"], rows)
+        initializer = yaml.safe_load((run / "spec.yaml").read_text())["model"]["initializer"]
+        units = distinct_units(run) if (run / "model.keras").is_file() else "—"
+        rows.append(
+            [
+                spec,
+                f"{initializer['name']} × {initializer['scale']:g}",
+                status(run),
+                h["loss"].iloc[0],
+                h["loss"].iloc[-1],
+                m.get("auc", float("nan")),
+                units,
+            ]
+        )
+    return table(
+        [
+            "run",
+            "initializer",
+            "status",
+            "loss epoch 1",
+            "loss last epoch",
+            "test AUC",
+            "distinct units per layer",
+        ],
+        rows,
+    )
 
 
 def search(out: Path) -> str:
@@ -395,31 +574,82 @@ def search(out: Path) -> str:
         best = sweep.loc[sweep["value"].idxmax()]
         run = next((out / f"search_{method}" / "trials").glob(f"{best['run']}*"))
         params = {k: best[k] for k in sweep.columns if k.startswith(("model.", "train."))}
-        rows.append([method, len(sweep), best["value"], int(best["trial"]) + 1,
-                     params["model.dropout"], params["train.optimizer.learning_rate"],
-                     metrics(run)["auc"], float(np.median(values))])
+        rows.append(
+            [
+                method,
+                len(sweep),
+                best["value"],
+                int(best["trial"]) + 1,
+                params["model.dropout"],
+                params["train.optimizer.learning_rate"],
+                metrics(run)["auc"],
+                float(np.median(values)),
+            ]
+        )
     ax.set(xlabel="trial", ylabel="best validation AUC so far", ylim=(0.88, None))
     ax.grid(alpha=0.3)
     ax.legend()
     save(fig, "search_best_so_far.png", out)
-    return table(["method", "trials", "best val AUC", "found at trial", "dropout", "learning rate",
-                  "its test AUC", "median trial val AUC"], rows)
+    return table(
+        [
+            "method",
+            "trials",
+            "best val AUC",
+            "found at trial",
+            "dropout",
+            "learning rate",
+            "its test AUC",
+            "median trial val AUC",
+        ],
+        rows,
+    )
 
 
 def biasvar(out: Path) -> str:
-    expctl("biasvar", HERE / "biasvar/parabola.yaml", "--members", 8, "--scan",
-           "model.degree=[1,2,4,6,8]", "-q", "--output-dir", out)
-    expctl("biasvar", HERE / "biasvar/capacity.yaml", "--members", 5, "--scan",
-           "model.hidden=[[2],[16],[128,128]]", "-q", "--output-dir", out)
+    expctl(
+        "biasvar",
+        HERE / "biasvar/parabola.yaml",
+        "--members",
+        8,
+        "--scan",
+        "model.degree=[1,2,4,6,8]",
+        "-q",
+        "--output-dir",
+        out,
+    )
+    expctl(
+        "biasvar",
+        HERE / "biasvar/capacity.yaml",
+        "--members",
+        5,
+        "--scan",
+        "model.hidden=[[2],[16],[128,128]]",
+        "-q",
+        "--output-dir",
+        out,
+    )
     parts = []
     for name in ("parabola", "capacity"):
         (directory,) = [p for p in out.iterdir() if p.is_dir() and f"-{name}-" in p.name]
         copy_figure(directory / "plots" / "capacity.png", f"biasvar_{name}.png")
         points = pd.read_csv(directory / "decomposition.csv")
-        keep = [c for c in ("point", "model.degree", "model.hidden", "train_error",
-                            "expected_error", "bias2_plus_noise", "bias2", "noise", "variance",
-                            "verdict") if c in points.columns]
-        parts.append(f"**{name}**\n\n" + table(keep, points[keep].itertuples(index=False)))
+        columns = (
+            "scan_value",
+            "train_error",
+            "expected_error",
+            "bias2_plus_noise",
+            "bias2",
+            "noise",
+            "variance",
+            "zero_one_bias",
+            "zero_one_net_variance",
+        )
+        keep = [c for c in columns if c in points.columns]
+        points["verdict"] = points["verdict"].str.split(":").str[0]
+        parts.append(
+            f"**{name}**\n\n"
+            + table([*keep, "verdict"], points[[*keep, "verdict"]].itertuples(index=False))
+        )
     return "\n".join(parts)
 
 
@@ -441,11 +671,19 @@ STUDIES: dict[str, Callable[[Path], str]] = {
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("studies", nargs="*", choices=[[], *STUDIES], metavar="STUDY",
-                        help=f"studies to run (default all): {', '.join(STUDIES)}")
+    parser.add_argument(
+        "studies",
+        nargs="*",
+        choices=[[], *STUDIES],
+        metavar="STUDY",
+        help=f"studies to run (default all): {', '.join(STUDIES)}",
+    )
     parser.add_argument("--output-dir", type=Path, default=Path("outputs/lecture"))
-    parser.add_argument("--redraw", action="store_true",
-                        help="train nothing: draw the figures and tables again from the runs there")
+    parser.add_argument(
+        "--redraw",
+        action="store_true",
+        help="train nothing: draw the figures and tables again from the runs there",
+    )
     args = parser.parse_args(argv)
     global REDRAW
     REDRAW = args.redraw
