@@ -497,7 +497,7 @@ def batch_size(out: Path) -> str:
     )
 
 
-INIT_SCALES = (0.1, 0.3, 3.0)  # between the named extremes: he_normal scaled by these
+INIT_SCALES = (0.1, 0.3, 10.0)  # besides the named specs: he_normal scaled by these
 
 
 def distinct_units(run: Path) -> str:
@@ -529,7 +529,7 @@ def init(out: Path) -> str:
     found = runs(out)
     compare_plot(out, "learning_curves", "init_val_loss.png")
     rows = []
-    order = ["too_small", "scale_0.1", "scale_0.3", "right", "scale_3", "too_large", "constant"]
+    order = ["too_small", "scale_0.1", "scale_0.3", "right", "too_large", "scale_10", "constant"]
     for spec in order:
         run = found[f"init_{spec}"]
         h, m = history(run), metrics(run)
