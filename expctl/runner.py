@@ -34,6 +34,7 @@ from expctl.spec import LoadedSpec, resolved_yaml
 
 if TYPE_CHECKING:
     from expctl.training.checkpoint import Resumed
+    from expctl.training.fit import TrainResult
 
 Echo = Callable[[str], None]
 
@@ -328,7 +329,7 @@ def _train_and_evaluate(
         "restored_best": result.restored_best,
     }
     if result.diverged:
-        _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
+        _save_learning_curves(run_dir, result, spec.name)
         reason = f"diverged: {result.divergence_reason}"
         run_dir.finish("diverged", time.perf_counter() - started, error=reason, training=training)
         raise RunFailedError(f"run {run_dir.path} {reason}")
@@ -369,7 +370,7 @@ def _train_and_evaluate(
     _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
     atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
     if hooks.plots:
-        _save_learning_curves(run_dir, result.rows, result.best_epoch, spec.name)
+        _save_learning_curves(run_dir, result, spec.name)
         for name, draw in figures.items():
             try:
                 figure = draw()
@@ -561,13 +562,34 @@ def technique_metrics(model: Any, dataset: Dataset, spec: Any) -> dict[str, Any]
         out["sparsity"] = sparsity(model, prune_output=pruning.prune_output)
         out["target_sparsity"] = pruning.target_sparsity
     adversarial = spec.train.adversarial
+    threshold = spec.evaluate.threshold
     if adversarial is not None:
         out.update(
             adversarial_evaluation(
-                model, dataset.test, dataset.task, adversarial.epsilon, spec.evaluate.threshold
+                model, dataset.test, dataset.task, adversarial.epsilon, threshold
             )
         )
+    if spec.evaluate.fgsm_epsilons:
+        out["robustness"] = robustness_scan(
+            model, dataset.test, dataset.task, spec.evaluate.fgsm_epsilons, threshold
+        )
     return out
+
+
+def robustness_scan(
+    model: Any, split: Any, task: str, epsilons: Sequence[float], threshold: float = 0.5
+) -> list[dict[str, float]]:
+    """`adversarial_evaluation` at each ε, sorted, after ε = 0 (the clean test split):
+    [{"epsilon": 0.0, "accuracy": ..., "auc": ..., "loss": ...}, ...] (keys per task)."""
+    clean = evaluate(task, split.y, _predict(model, split.x, task), threshold, split.w)
+    points = [{"epsilon": 0.0, **{key: clean[key] for key in ADVERSARIAL_KEYS[task]}}]
+    for epsilon in sorted(epsilons):
+        attacked = adversarial_evaluation(model, split, task, epsilon, threshold)
+        points.append(
+            {"epsilon": float(epsilon)}
+            | {key: attacked[f"adversarial_{key}"] for key in ADVERSARIAL_KEYS[task]}
+        )
+    return points
 
 
 def _save_predictions(
@@ -640,18 +662,18 @@ def _save_figure(path: Path, figure: Any) -> None:
     atomic_save(path, lambda tmp: figure.savefig(tmp, dpi=120))
 
 
-def _save_learning_curves(
-    run_dir: RunDir, rows: list[dict[str, float]], best: int | None, name: str
-) -> None:
-    if not rows:
+def _save_learning_curves(run_dir: RunDir, result: TrainResult, name: str) -> None:
+    """plots/learning_curves.png of a training result, its best and early-stopped epochs marked."""
+    if not result.rows:
         return
     import pandas as pd
 
     from expctl.plots import learning_curves
 
-    _save_figure(
-        run_dir.file("plots/learning_curves.png"), learning_curves(pd.DataFrame(rows), best, name)
+    figure = learning_curves(
+        pd.DataFrame(result.rows), result.best_epoch, name, stopped_epoch=result.stopped_epoch
     )
+    _save_figure(run_dir.file("plots/learning_curves.png"), figure)
 
 
 def binary_diagnostics(

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
+from click.testing import CliRunner
 from pydantic import ValidationError
 
+from expctl.cli import cli
 from expctl.data.dataset import Split
 from expctl.models.regularizers import ClipWeights, make_loss
 from expctl.runner import adversarial_evaluation
@@ -481,3 +484,35 @@ def test_spec_end_before_start_message_and_epoch_problems() -> None:
     assert "start_from_epoch" in spec.epoch_problems(20, early_stopping_start=3)[0]
     with pytest.raises(ValidationError):  # frozen
         spec.end_epoch = 3  # type: ignore[misc]
+
+
+def test_robustness_scan_starts_clean_and_repeats_the_single_attack() -> None:
+    from expctl.runner import robustness_scan
+
+    model = _logistic()
+    x, y = _data(n=200)
+    split = Split(x, y, None)
+    points = robustness_scan(model, split, "binary", [0.3, 0.1], threshold=0.4)
+    assert [p["epsilon"] for p in points] == [0.0, 0.1, 0.3]  # clean first, then sorted
+    p = _sigmoid(x @ W + B)[:, 0]
+    assert points[0]["accuracy"] == pytest.approx(np.mean((p > 0.4) == (y == 1)))
+    for point in points[1:]:
+        single = adversarial_evaluation(model, split, "binary", point["epsilon"], threshold=0.4)
+        assert point["auc"] == single["adversarial_auc"]
+        assert point["accuracy"] == single["adversarial_accuracy"]
+    # a stronger attack never helps a logistic regression (the step follows the loss gradient)
+    assert points[0]["auc"] >= points[1]["auc"] >= points[2]["auc"]
+
+
+def test_fgsm_epsilons_in_a_run_without_adversarial_training(write_spec, tmp_path: Path) -> None:
+    path = write_spec({"evaluate": {"fgsm_epsilons": [0.2, 0.05]}})
+    out = tmp_path / "out"
+    result = CliRunner().invoke(cli, ["run", str(path), "-q", "--output-dir", str(out)])
+    assert result.exit_code == 0, result.output
+    (run,) = list(out.iterdir())
+    metrics = json.loads((run / "metrics.json").read_text())
+    scan = metrics["robustness"]
+    assert [p["epsilon"] for p in scan] == [0.0, 0.05, 0.2]
+    assert scan[0]["auc"] == pytest.approx(metrics["auc"], abs=1e-12)
+    assert scan[0]["loss"] == pytest.approx(metrics["loss"], rel=1e-6)
+    assert "adversarial_auc" not in metrics  # no train.adversarial: no single-ε entries

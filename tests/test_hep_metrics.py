@@ -18,6 +18,7 @@ from sklearn import metrics as skm
 
 from expctl.evaluation import (
     UndefinedMetricWarning,
+    auc_in_bins,
     auc_interval,
     best_thresholds,
     overtraining_test,
@@ -480,3 +481,26 @@ def test_hep_imports_no_heavy_library() -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_auc_in_bins_is_sklearns_auc_of_each_bin() -> None:
+    rng = np.random.default_rng(4)
+    n = 3000
+    energy = rng.uniform(0.0, 3.0, n)
+    y = rng.integers(0, 2, n)
+    # the classes separate less at high energy, as for boosted jets
+    score = y * np.exp(-energy) + rng.normal(0.0, 0.3, n)
+    edges = [0.0, 1.0, 2.0, 3.0]
+    bins = auc_in_bins(y, score, energy, edges)
+    assert [(b["low"], b["high"]) for b in bins] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    for b in bins:
+        mask = (energy >= b["low"]) & (energy < b["high"])
+        assert b["n"] == mask.sum() and b["n_signal"] == y[mask].sum()
+        assert b["auc"] == pytest.approx(skm.roc_auc_score(y[mask], score[mask]), abs=1e-12)
+        assert b["auc_low"] < b["auc"] < b["auc_high"]
+    assert bins[0]["auc"] > bins[1]["auc"] > bins[2]["auc"]
+    # the top edge belongs to the last bin; values outside the edges are left out
+    top = auc_in_bins([0, 1, 0, 1], [0.1, 0.9, 0.2, 0.8], [3.0, 3.0, 5.0, -1.0], [0.0, 3.0])
+    assert top[0]["n"] == 2 and top[0]["auc"] == 1.0
+    with pytest.raises(ValueError, match="increasing"):
+        auc_in_bins(y, score, energy, [1.0, 1.0])

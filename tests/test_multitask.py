@@ -155,3 +155,28 @@ def test_multitask_model_loads_in_safe_mode(write_spec, tmp_path: Path) -> None:
     dataset = prepare(loaded.spec.data, run, loaded.spec.seed, loaded.spec.model.heads)
     again = model.predict(dataset.test.x, verbose=0)["energy"][:, 0]
     np.testing.assert_allclose(again, stored, rtol=1e-5)
+
+
+def test_a_head_with_loss_weight_zero_is_evaluated_but_not_trained(
+    write_spec, tmp_path: Path
+) -> None:
+    heads = [JET_HEADS[0], {**JET_HEADS[1], "loss_weight": 0.0}]
+    model = {"hidden": [16], "heads": heads, "l2": 0.0}  # no penalty term in the total loss
+    run, _ = _run(write_spec, tmp_path, {"model": model})
+    history = pd.read_csv(run / "history.csv")
+    # the total loss is 1·J_signal + 0·J_energy, although J_energy (in GeV², unscaled) is ~1e6:
+    # the energy head adds nothing to the minimised loss. (Keras' running means of the total and
+    # of each head's loss are accumulated separately and differ by < 1% here, not exactly.)
+    assert (history["energy_loss"] > 1e3).all()  # still measured
+    np.testing.assert_allclose(history["loss"], history["signal_loss"], rtol=0.02)
+    np.testing.assert_allclose(history["val_loss"], history["val_signal_loss"], rtol=0.02)
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert set(metrics["heads"]) == {"signal", "energy"}
+    with np.load(run / "predictions.npz", allow_pickle=False) as npz:
+        assert "y_true_energy" in npz  # so metrics can be binned in energy for both setups
+
+
+def test_every_head_with_loss_weight_zero_is_refused(write_spec, tmp_path: Path) -> None:
+    heads = [{**h, "loss_weight": 0.0} for h in JET_HEADS]
+    _, output = _run(write_spec, tmp_path, {"model": {"heads": heads}}, code=2)
+    assert "at least one head must be trained" in output

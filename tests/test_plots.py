@@ -206,3 +206,13 @@ def test_importing_plots_does_not_import_matplotlib():
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "[]"
+
+
+def test_learning_curves_mark_the_early_stopped_epoch():
+    figure = learning_curves(history(12), best_epoch=8, stopped_epoch=12)
+    for ax in figure.axes:
+        assert {"best epoch 8", "early stop at epoch 12"} <= set(legend_texts(ax))
+        stops = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+        assert any(tuple(line.get_xdata()) == (12, 12) for line in stops)
+    plain = learning_curves(history(12), best_epoch=8)
+    assert not any("early stop" in " ".join(legend_texts(ax)) for ax in plain.axes)

@@ -58,11 +58,16 @@ def test_every_example_runs_in_smoke_mode(
     assert "epochs: 1" in (run / "spec.yaml").read_text()
 
 
-SWEEPS = sorted((ROOT / "experiments" / "sweeps").glob("*.yaml"))
+#: Sweep specs anywhere under experiments/ (experiments/sweeps/, the lecture's search study, ...).
+SWEEPS = sorted(
+    p
+    for p in (ROOT / "experiments").rglob("*.yaml")
+    if "sweep" in (yaml.safe_load(p.read_text()) or {})
+)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", SWEEPS, ids=[p.name for p in SWEEPS])
+@pytest.mark.parametrize("path", SWEEPS, ids=[str(p.relative_to(ROOT)) for p in SWEEPS])
 def test_every_example_sweep_runs_in_smoke_mode(path: Path, tmp_path: Path) -> None:
     import pandas as pd
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from expctl.evaluation.hep import (
+    auc_in_bins,
     auc_interval,
     best_thresholds,
     overtraining_test,
@@ -22,6 +23,7 @@ from expctl.evaluation.metrics import (
 
 __all__ = [
     "UndefinedMetricWarning",
+    "auc_in_bins",
     "auc_interval",
     "best_thresholds",
     "binary_confusion",

@@ -38,6 +38,7 @@ from expctl.evaluation.metrics import (
 )
 
 __all__ = [
+    "auc_in_bins",
     "auc_interval",
     "best_thresholds",
     "overtraining_test",
@@ -468,4 +469,48 @@ def overtraining_test(
             statistic, pvalue = float(result.statistic), float(result.pvalue)
         out[f"ks_pvalue_{name}"] = pvalue
         out[f"ks_statistic_{name}"] = statistic
+    return out
+
+
+def auc_in_bins(
+    y_true: ArrayLike,
+    y_score: ArrayLike,
+    values: ArrayLike,
+    edges: ArrayLike,
+    sample_weight: ArrayLike | None = None,
+    level: float = 0.68,
+    seed: int | None = 0,
+) -> list[dict[str, float]]:
+    """ROC AUC (with its `auc_interval`) in bins of another quantity, e.g. the energy.
+
+    Bin i holds the events with ``edges[i] <= values < edges[i + 1]`` (the last bin also takes
+    ``values == edges[-1]``); events outside the edges are left out. One dict per bin:
+    ``{"low", "high", "n", "n_signal", "auc", "auc_low", "auc_high"}``, ``n`` and ``n_signal``
+    being event counts. A bin without both classes has NaN AUCs (with `UndefinedMetricWarning`).
+    """
+    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
+    v = _column(values, "values").astype(np.float64)
+    _check_length(y.size, v, "values")
+    e = np.asarray(edges, dtype=np.float64)
+    if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
+        raise ValueError(f"edges must be at least two finite increasing numbers, got {e.tolist()}")
+    index = np.searchsorted(e, v, side="right") - 1
+    index[v == e[-1]] = e.size - 2
+    out = []
+    for i in range(e.size - 1):
+        mask = index == i
+        interval = auc_interval(
+            y[mask], s[mask], None if w is None else w[mask], level=level, seed=seed
+        )
+        out.append(
+            {
+                "low": float(e[i]),
+                "high": float(e[i + 1]),
+                "n": int(mask.sum()),
+                "n_signal": int((y[mask] == 1).sum()),
+                "auc": interval["auc"],
+                "auc_low": interval["low"],
+                "auc_high": interval["high"],
+            }
+        )
     return out

@@ -48,7 +48,10 @@ def new_figure(width: float, height: float) -> Figure:
 
 
 def learning_curves(
-    history: pd.DataFrame, best_epoch: int | None = None, title: str | None = None
+    history: pd.DataFrame,
+    best_epoch: int | None = None,
+    title: str | None = None,
+    stopped_epoch: int | None = None,
 ) -> Figure:
     """Loss and metrics per epoch (training solid, validation dashed) and the learning rate.
 
@@ -56,7 +59,9 @@ def learning_curves(
     Keras log columns (`loss`, `val_loss`, `accuracy`/`val_accuracy`, `auc`/`val_auc`,
     `mae`/`val_mae`, ... and `learning_rate`). Panels, in order: the loss, one per other metric
     present (train and/or validation), and the learning rate on a log axis if it changes.
-    `best_epoch` is drawn as a dotted vertical line on every panel. Non-finite values (a diverged
+    `best_epoch` is drawn as a dotted vertical line on every panel, and `stopped_epoch` (the
+    epoch at which early stopping ended training; None when it ran all its epochs) as a dashed
+    red one. Non-finite values (a diverged
     run) are left out of the lines and the panel is annotated "diverged". Raises ValueError if the
     history has no rows or no metric columns.
     """
@@ -116,7 +121,7 @@ def learning_curves(
         if (lr[finite] > 0).all():
             ax.set_yscale("log")
 
-    _finish_axes(axes, cols, epochs, best_epoch)
+    _finish_axes(axes, cols, epochs, best_epoch, stopped_epoch)
     if title:
         figure.suptitle(title)
     return figure
@@ -222,13 +227,20 @@ def _mark_diverged(ax: Axes, first_bad: float, epochs: np.ndarray, drawn: bool) 
     )
 
 
-def _finish_axes(axes: list[Axes], cols: int, epochs: np.ndarray, best_epoch: int | None) -> None:
-    """Best-epoch line, grid, legends, integer epoch ticks and x range shared by every panel."""
+def _finish_axes(
+    axes: list[Axes],
+    cols: int,
+    epochs: np.ndarray,
+    best_epoch: int | None,
+    stopped_epoch: int | None = None,
+) -> None:
+    """Best- and stopped-epoch lines, grid, legends, integer epoch ticks and the shared x range."""
     from matplotlib.ticker import MaxNLocator
 
     lo, hi = float(epochs.min()), float(epochs.max())
-    if best_epoch is not None:
-        lo, hi = min(lo, best_epoch), max(hi, best_epoch)
+    for marked in (best_epoch, stopped_epoch):
+        if marked is not None:
+            lo, hi = min(lo, marked), max(hi, marked)
     pad = 0.5 if hi - lo < 10 else 0.02 * (hi - lo)
     n = len(axes)
     for i, ax in enumerate(axes):
@@ -239,6 +251,14 @@ def _finish_axes(axes: list[Axes], cols: int, epochs: np.ndarray, best_epoch: in
                 linestyle=":",
                 linewidth=1.5,
                 label=f"best epoch {best_epoch}",
+            )
+        if stopped_epoch is not None:
+            ax.axvline(
+                stopped_epoch,
+                color="C3",
+                linestyle="--",
+                linewidth=1.3,
+                label=f"early stop at epoch {stopped_epoch}",
             )
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)

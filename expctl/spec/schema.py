@@ -433,7 +433,13 @@ class HeadSpec(Section):
     )
     task: Literal["binary", "multiclass", "regression"]
     target: str = Field(min_length=1, description="the column (or generator output) it predicts")
-    loss_weight: Float = Field(1.0, gt=0, le=1e6)
+    loss_weight: Float = Field(
+        1.0,
+        ge=0,
+        le=1e6,
+        description="weight of this head's loss; 0: the head is evaluated but not trained, "
+        "so the trunk learns the other heads' tasks alone (a single-task baseline)",
+    )
 
 
 #: Data sources that have named columns, so model.heads can pick several targets.
@@ -484,6 +490,8 @@ class MlpModel(Section):
             twice = sorted({v for v in values if values.count(v) > 1})
             if twice:
                 raise ValueError(f"heads: two heads have the {key} {twice[0]!r}")
+        if self.heads and not any(h.loss_weight > 0 for h in self.heads):
+            raise ValueError("heads: every loss_weight is 0; at least one head must be trained")
         return self
 
     @model_validator(mode="after")
@@ -811,6 +819,18 @@ class EvaluateSpec(Section):
     threshold: Float = Field(
         0.5, gt=0, lt=1, description="score above which an event is called signal"
     )
+    fgsm_epsilons: list[Annotated[Float, Field(gt=0, le=100)]] = Field(
+        [],
+        max_length=32,
+        description="FGSM strengths (standard deviations of each input) at which the test split "
+        "is also attacked, with or without adversarial training; metrics.json gets robustness",
+    )
+
+    @model_validator(mode="after")
+    def _distinct_epsilons(self) -> EvaluateSpec:
+        if len(set(self.fgsm_epsilons)) != len(self.fgsm_epsilons):
+            raise ValueError("fgsm_epsilons: each strength once")
+        return self
 
 
 class TrackingSpec(Section):
@@ -896,6 +916,7 @@ class Spec(Section):
             ("data.label_noise", self.data.label_noise),
             ("train.class_weight", self.train.class_weight),
             ("train.adversarial", self.train.adversarial),
+            ("evaluate.fgsm_epsilons", self.evaluate.fgsm_epsilons),
         ):
             if value:
                 raise ValueError(f"{key} is not supported with model.heads (multitask)")
