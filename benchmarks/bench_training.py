@@ -168,6 +168,7 @@ def run_keras(spec: dict, dataset: Any, naive: bool) -> tuple[float, float]:
         loss="binary_crossentropy",
         metrics=[keras.metrics.BinaryAccuracy(name="accuracy"), keras.metrics.AUC(name="auc")],
         steps_per_execution=1 if naive else steps_per_execution(len(x_train), batch),
+        jit_compile=train_spec.get("jit_compile", False),
     )
     start = time.perf_counter()
     model.fit(
@@ -189,6 +190,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--images", type=int, default=20_000)
+    parser.add_argument("--only", metavar="TEXT", help="run only the cases whose title has TEXT")
     args = parser.parse_args()
 
     from expctl.runner import _configure_keras
@@ -200,19 +202,24 @@ def main() -> None:
         ("small MLP 16→64×3→1, batch 256", [64, 64, 64], 256, "float32"),
         ("large MLP 16→512×3→1, batch 1024", [512, 512, 512], 1024, "float32"),
         ("large MLP, mixed_bfloat16", [512, 512, 512], 1024, "mixed_bfloat16"),
+        ("large MLP, float32 + jit_compile", [512, 512, 512], 1024, "float32+jit"),
+        ("large MLP, mixed_bfloat16 + jit_compile", [512, 512, 512], 1024, "mixed_bfloat16+jit"),
         ("CNN on 25×25 jet images, batch 128", None, 128, "float32"),
     ]
+    cases = [c for c in cases if args.only is None or args.only in c[0]]
     n_train = int(0.8 * args.events)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         path = make_data(folder, args.events, 16)
-        for title, hidden, batch, precision in cases:
+        for title, hidden, batch, setting in cases:
+            precision, jit = setting.removesuffix("+jit"), setting.endswith("+jit")
             if hidden is None:
                 spec = cnn_spec(args.images, batch, args.epochs)
                 flops = None  # convolutions: no simple 6 x parameters count
             else:
                 spec = mlp_spec(path, hidden, batch, args.epochs, precision)
+                spec["train"]["jit_compile"] = jit
                 params = sum(a * b + b for a, b in zip([16, *hidden], [*hidden, 1], strict=True))
                 flops = 6 * params
             dataset = prepared(spec)
