@@ -19,15 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import yaml
-
-
-def make_data(path: Path, events: int, features: int = 16, seed: int = 0) -> None:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(events, features)).astype(np.float32)
-    y = (x @ rng.normal(size=features) + 0.5 * rng.normal(size=events) > 0).astype(np.int64)
-    np.savez(path, x=x, y=y)
+from bench_training import make_data  # this folder is on sys.path when run as a script
 
 
 def rss_kb(pid: int) -> int:
@@ -77,8 +70,7 @@ def main() -> None:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        data = folder / "data.npz"
-        make_data(data, args.events)
+        data = make_data(folder, args.events, 16)
         for epochs in counts:
             spec = folder / f"spec{epochs}.yaml"
             spec.write_text(

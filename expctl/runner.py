@@ -353,7 +353,7 @@ def _train_and_evaluate(
             )
             for h in dataset.heads
         }
-    metrics.update(technique_metrics(model, dataset, spec))
+    metrics.update(technique_metrics(model, dataset, spec, metrics))
     figures: dict[str, Any] = {}
     if dataset.task == "binary":
         train_scores = _main_scores(model, dataset, dataset.train.x)
@@ -552,8 +552,11 @@ def adversarial_evaluation(
     }
 
 
-def technique_metrics(model: Any, dataset: Dataset, spec: Any) -> dict[str, Any]:
-    """metrics.json entries of the training techniques the spec switches on."""
+def technique_metrics(
+    model: Any, dataset: Dataset, spec: Any, clean: dict[str, Any]
+) -> dict[str, Any]:
+    """metrics.json entries of the training techniques the spec switches on; `clean` is the
+    run's test metrics (`evaluate` on the unperturbed test split)."""
     out: dict[str, Any] = {}
     pruning = spec.train.pruning
     if pruning is not None:
@@ -571,17 +574,22 @@ def technique_metrics(model: Any, dataset: Dataset, spec: Any) -> dict[str, Any]
         )
     if spec.evaluate.fgsm_epsilons:
         out["robustness"] = robustness_scan(
-            model, dataset.test, dataset.task, spec.evaluate.fgsm_epsilons, threshold
+            model, dataset.test, dataset.task, spec.evaluate.fgsm_epsilons, clean, threshold
         )
     return out
 
 
 def robustness_scan(
-    model: Any, split: Any, task: str, epsilons: Sequence[float], threshold: float = 0.5
+    model: Any,
+    split: Any,
+    task: str,
+    epsilons: Sequence[float],
+    clean: dict[str, Any],
+    threshold: float = 0.5,
 ) -> list[dict[str, float]]:
-    """`adversarial_evaluation` at each ε, sorted, after ε = 0 (the clean test split):
+    """`adversarial_evaluation` at each ε, sorted, after ε = 0 taken from `clean` (`evaluate` of
+    the unperturbed split, already computed by the run):
     [{"epsilon": 0.0, "accuracy": ..., "auc": ..., "loss": ...}, ...] (keys per task)."""
-    clean = evaluate(task, split.y, _predict(model, split.x, task), threshold, split.w)
     points = [{"epsilon": 0.0, **{key: clean[key] for key in ADVERSARIAL_KEYS[task]}}]
     for epsilon in sorted(epsilons):
         attacked = adversarial_evaluation(model, split, task, epsilon, threshold)

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from expctl.cli import cli
 from expctl.data.dataset import Split
 from expctl.models.regularizers import ClipWeights, make_loss
-from expctl.runner import adversarial_evaluation
+from expctl.runner import adversarial_evaluation, evaluate
 from expctl.spec.base import Section
 from expctl.spec.techniques import AdversarialSpec, PruningSpec
 from expctl.training.adversarial import (
@@ -492,10 +492,13 @@ def test_robustness_scan_starts_clean_and_repeats_the_single_attack() -> None:
     model = _logistic()
     x, y = _data(n=200)
     split = Split(x, y, None)
-    points = robustness_scan(model, split, "binary", [0.3, 0.1], threshold=0.4)
-    assert [p["epsilon"] for p in points] == [0.0, 0.1, 0.3]  # clean first, then sorted
     p = _sigmoid(x @ W + B)[:, 0]
-    assert points[0]["accuracy"] == pytest.approx(np.mean((p > 0.4) == (y == 1)))
+    clean = evaluate("binary", y, p, 0.4, None)
+    points = robustness_scan(model, split, "binary", [0.3, 0.1], clean, threshold=0.4)
+    assert [p["epsilon"] for p in points] == [0.0, 0.1, 0.3]  # clean first, then sorted
+    assert points[0] == {"epsilon": 0.0, "accuracy": clean["accuracy"], "auc": clean["auc"],
+                         "loss": clean["loss"]}  # fmt: skip
+    assert clean["accuracy"] == pytest.approx(np.mean((p > 0.4) == (y == 1)))
     for point in points[1:]:
         single = adversarial_evaluation(model, split, "binary", point["epsilon"], threshold=0.4)
         assert point["auc"] == single["adversarial_auc"]

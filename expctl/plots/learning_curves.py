@@ -237,29 +237,25 @@ def _finish_axes(
     """Best- and stopped-epoch lines, grid, legends, integer epoch ticks and the shared x range."""
     from matplotlib.ticker import MaxNLocator
 
-    lo, hi = float(epochs.min()), float(epochs.max())
-    for marked in (best_epoch, stopped_epoch):
-        if marked is not None:
-            lo, hi = min(lo, marked), max(hi, marked)
+    marked = [e for e in (best_epoch, stopped_epoch) if e is not None]
+    lo, hi = min([float(epochs.min()), *marked]), max([float(epochs.max()), *marked])
     pad = 0.5 if hi - lo < 10 else 0.02 * (hi - lo)
     n = len(axes)
-    for i, ax in enumerate(axes):
-        if best_epoch is not None:
-            ax.axvline(
-                best_epoch,
-                color="0.2",
-                linestyle=":",
-                linewidth=1.5,
-                label=f"best epoch {best_epoch}",
-            )
-        if stopped_epoch is not None:
-            ax.axvline(
+    marks = [
+        (epoch, style, label)
+        for epoch, style, label in (
+            (best_epoch, {"color": "0.2", "linestyle": ":", "linewidth": 1.5}, "best epoch"),
+            (
                 stopped_epoch,
-                color="C3",
-                linestyle="--",
-                linewidth=1.3,
-                label=f"early stop at epoch {stopped_epoch}",
-            )
+                {"color": "C3", "linestyle": "--", "linewidth": 1.3},
+                "early stop at epoch",
+            ),
+        )
+        if epoch is not None
+    ]
+    for i, ax in enumerate(axes):
+        for epoch, style, label in marks:
+            ax.axvline(epoch, label=f"{label} {epoch}", **style)
         ax.grid(True, which="major", alpha=0.35)
         ax.grid(True, which="minor", alpha=0.12)
         ax.set_xlim(lo - pad, hi + pad)
