@@ -11,10 +11,8 @@ import contextlib
 import math
 import os
 import platform
-import signal
 import subprocess
 import sys
-import threading
 import time
 import traceback
 import warnings
@@ -25,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from expctl import __version__
+from expctl import __version__, interrupts
 from expctl.data import Dataset, prepare
 from expctl.errors import BadInputError, Interrupted, RunFailedError, SpecError
 from expctl.evaluation.metrics import UndefinedMetricWarning
@@ -105,35 +103,8 @@ def run(
     Raises SpecError/DataError (exit 2) before writing anything, RunFailedError (exit 1) when the
     run started but failed or diverged; KeyboardInterrupt is recorded as `interrupted` and re-raised.
     """
-    with _signals_interrupt():
+    with interrupts.handled():
         return _run(loaded, output_dir, echo, hooks)
-
-
-@contextlib.contextmanager
-def _signals_interrupt() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `Interrupted` in the main thread while a run is going on.
-
-    A process started in the background by a shell has SIGINT ignored, and SIGTERM would kill
-    Python without clean-up: with these handlers both end the run as `interrupted`, with its
-    history so far kept. Later signals are ignored while that clean-up writes the status.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[int] = []
-
-    def handler(signum: int, frame: Any) -> None:
-        if received:
-            return
-        received.append(signum)
-        raise Interrupted(signum)
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
 
 
 def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> RunOutcome:
@@ -298,77 +269,83 @@ def _train_and_evaluate(
     from expctl.training import train
 
     spec = loaded.spec
-    with precision_policy(spec.train.precision):
-        model = build_model(spec.model, dataset)
-    epochs = spec.train.epochs
+    # TensorFlow at work: a signal is held until a safe point (see expctl.interrupts)
+    with interrupts.deferred():
+        with precision_policy(spec.train.precision):
+            model = build_model(spec.model, dataset)
+        epochs = spec.train.epochs
 
-    def on_epoch(rows: list[dict[str, float]]) -> None:
-        write_history(run_dir.file("history.csv"), rows)
-        echo(progress_line(rows[-1], epochs))
+        def on_epoch(rows: list[dict[str, float]]) -> None:
+            write_history(run_dir.file("history.csv"), rows)
+            echo(progress_line(rows[-1], epochs))
 
-    if resumed is None:
-        atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
-    tracking = spec.tracking
-    result = train(
-        model,
-        dataset,
-        spec.train,
-        on_epoch,
-        hooks.callbacks,
-        tensorboard_dir=run_dir.file("tensorboard") if tracking.tensorboard else None,
-        histograms=tracking.histograms,
-        seed=spec.seed,
-        checkpoint_dir=run_dir.path,
-        checkpoint_policy=hooks.checkpoint,
-        resumed=resumed,
-    )
-    training = {
-        "epochs_trained": result.epochs_trained,
-        "best_epoch": result.best_epoch,
-        "stopped_epoch": result.stopped_epoch,
-        "restored_best": result.restored_best,
-    }
-    if result.diverged:
-        _save_learning_curves(run_dir, result, spec.name)
-        reason = f"diverged: {result.divergence_reason}"
-        run_dir.finish("diverged", time.perf_counter() - started, error=reason, training=training)
-        raise RunFailedError(f"run {run_dir.path} {reason}")
-
-    head_scores = _predict_heads(model, dataset, dataset.test.x)
-    scores = head_scores[dataset.heads[0].name] if dataset.heads else head_scores[""]
-    metrics = {
-        **evaluate(dataset.task, dataset.test.y, scores, spec.evaluate.threshold, dataset.test.w),
-        **training,
-    }
-    if dataset.heads:
-        # the main (first) head's metrics stay at the top level, for list/compare/roc
-        metrics["heads"] = {
-            h.name: {"task": h.task, "target": h.target}
-            | evaluate(
-                h.task,
-                dataset.test.targets[h.name],
-                head_scores[h.name],
-                spec.evaluate.threshold,
-                dataset.test.w,
-            )
-            for h in dataset.heads
-        }
-    metrics.update(technique_metrics(model, dataset, spec, metrics))
-    figures: dict[str, Any] = {}
-    if dataset.task == "binary":
-        train_scores = _main_scores(model, dataset, dataset.train.x)
-        extra, figures = binary_diagnostics(dataset, train_scores, scores, metrics, spec)
-        metrics.update(extra)
-    elif dataset.task == "multiclass":
-        from expctl.plots import confusion_figure
-
-        names = [str(c) for c in dataset.classes or ()]
-        figures["confusion.png"] = lambda: confusion_figure(
-            metrics["confusion_matrix"], names, title=f"{spec.name} (test)"
+        if resumed is None:
+            atomic_write_text(run_dir.file("model_summary.txt"), model_summary(model, spec))
+        tracking = spec.tracking
+        result = train(
+            model,
+            dataset,
+            spec.train,
+            on_epoch,
+            hooks.callbacks,
+            tensorboard_dir=run_dir.file("tensorboard") if tracking.tensorboard else None,
+            histograms=tracking.histograms,
+            seed=spec.seed,
+            checkpoint_dir=run_dir.path,
+            checkpoint_policy=hooks.checkpoint,
+            resumed=resumed,
         )
-    atomic_write_json(run_dir.file("metrics.json"), metrics)
-    _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
-    atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
+        training = {
+            "epochs_trained": result.epochs_trained,
+            "best_epoch": result.best_epoch,
+            "stopped_epoch": result.stopped_epoch,
+            "restored_best": result.restored_best,
+        }
+        if result.diverged:
+            _save_learning_curves(run_dir, result, spec.name)
+            reason = f"diverged: {result.divergence_reason}"
+            run_dir.finish(
+                "diverged", time.perf_counter() - started, error=reason, training=training
+            )
+            raise RunFailedError(f"run {run_dir.path} {reason}")
+
+        head_scores = _predict_heads(model, dataset, dataset.test.x)
+        scores = head_scores[dataset.heads[0].name] if dataset.heads else head_scores[""]
+        metrics = {
+            **evaluate(
+                dataset.task, dataset.test.y, scores, spec.evaluate.threshold, dataset.test.w
+            ),
+            **training,
+        }
+        if dataset.heads:
+            # the main (first) head's metrics stay at the top level, for list/compare/roc
+            metrics["heads"] = {
+                h.name: {"task": h.task, "target": h.target}
+                | evaluate(
+                    h.task,
+                    dataset.test.targets[h.name],
+                    head_scores[h.name],
+                    spec.evaluate.threshold,
+                    dataset.test.w,
+                )
+                for h in dataset.heads
+            }
+        metrics.update(technique_metrics(model, dataset, spec, metrics))
+        figures: dict[str, Any] = {}
+        if dataset.task == "binary":
+            train_scores = _main_scores(model, dataset, dataset.train.x)
+            extra, figures = binary_diagnostics(dataset, train_scores, scores, metrics, spec)
+            metrics.update(extra)
+        elif dataset.task == "multiclass":
+            from expctl.plots import confusion_figure
+
+            names = [str(c) for c in dataset.classes or ()]
+            figures["confusion.png"] = lambda: confusion_figure(
+                metrics["confusion_matrix"], names, title=f"{spec.name} (test)"
+            )
+        atomic_write_json(run_dir.file("metrics.json"), metrics)
+        _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
+        atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
     if hooks.plots:
         _save_learning_curves(run_dir, result, spec.name)
         for name, draw in figures.items():
@@ -477,8 +454,15 @@ def _layer_settings(layer: Any) -> str:
 # ----------------------------------------------------------------------------------- evaluation
 
 
+def _model_predict(model: Any, x: np.ndarray) -> Any:
+    """`model.predict`, stoppable by a held signal between its batches (expctl.interrupts)."""
+    from expctl.training.callbacks import InterruptPoints
+
+    return model.predict(x, batch_size=8192, verbose=0, callbacks=[InterruptPoints()])
+
+
 def _predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
-    out = np.asarray(model.predict(x, batch_size=8192, verbose=0), dtype=np.float64)
+    out = np.asarray(_model_predict(model, x), dtype=np.float64)
     return out[:, 0] if task in ("binary", "regression") else out
 
 
@@ -486,7 +470,7 @@ def _predict_heads(model: Any, dataset: Dataset, x: np.ndarray) -> dict[str, np.
     """Scores by head name (one model call); a single-output model's under ""."""
     if not dataset.heads:
         return {"": _predict(model, x, dataset.task)}
-    out = model.predict(x, batch_size=8192, verbose=0)
+    out = _model_predict(model, x)
     scores = {}
     for h in dataset.heads:
         values = np.asarray(out[h.name], dtype=np.float64)
@@ -592,6 +576,7 @@ def robustness_scan(
     [{"epsilon": 0.0, "accuracy": ..., "auc": ..., "loss": ...}, ...] (keys per task)."""
     points = [{"epsilon": 0.0, **{key: clean[key] for key in ADVERSARIAL_KEYS[task]}}]
     for epsilon in sorted(epsilons):
+        interrupts.check()
         attacked = adversarial_evaluation(model, split, task, epsilon, threshold)
         points.append(
             {"epsilon": float(epsilon)}
@@ -916,7 +901,7 @@ def resume(run_path: Path, echo: Echo = _quiet, warn: Echo = _quiet) -> RunOutco
     run is `running` again and ends as a fresh run would (completed, diverged, failed,
     interrupted); status.json records `resumed_from_epoch`.
     """
-    with _signals_interrupt(), _run_lock(Path(run_path)):
+    with interrupts.handled(), _run_lock(Path(run_path)):
         return _resume(Path(run_path), echo, warn)
 
 

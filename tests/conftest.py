@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+# pytest-xdist: the workers share the machine's cores, so each TensorFlow (in a worker or a
+# subprocess it starts, which inherits this) takes its share of threads instead of all of them.
+# Set before TensorFlow is imported.
+_WORKERS = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+if _WORKERS > 1:
+    _SHARE = str(max(1, (os.cpu_count() or 1) // _WORKERS))
+    for _name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(_name, _SHARE)
 
 TINY: dict[str, Any] = {
     "name": "tiny",

@@ -11,23 +11,21 @@ of its model file; a model file is used only if its sha256 is the recorded one. 
 is written as: model to a temporary name (fsynced), latest → previous (model, then state), the
 new model → latest, then state.json (atomically). Whatever point a crash stops this at, at
 least one (state, model) pair matches by checksum, and `read_checkpoint` finds the newest one.
-SIGINT and SIGTERM are held back while a checkpoint is written (`signals_deferred`), so a
-signal never leaves one half-done.
+During a run, SIGINT and SIGTERM are held back while a checkpoint is written
+(`expctl.interrupts.deferred`), so a signal never leaves one half-done.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import secrets
-import signal
-import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from expctl import interrupts
 from expctl.runs.store import _fsync_dir, atomic_save, atomic_write_json, read_json
 
 CHECKPOINT_DIR = "checkpoints"
@@ -86,36 +84,6 @@ class CheckpointPolicy:
 DEFAULT_POLICY = CheckpointPolicy(seconds=10.0)
 
 
-@contextlib.contextmanager
-def signals_deferred() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM until the block ends, then deliver them to the previous handlers.
-
-    Used around writing a checkpoint: a handler that raises (expctl's run) then raises after the
-    checkpoint is complete, not in its middle. Outside the main thread this does nothing.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    pending: list[int] = []
-
-    def hold(signum: int, frame: Any) -> None:
-        pending.append(signum)
-
-    sigs = (signal.SIGINT, signal.SIGTERM)
-    previous = {sig: signal.signal(sig, hold) for sig in sigs}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
-        for signum in dict.fromkeys(pending):
-            handler = previous[signal.Signals(signum)]
-            if callable(handler):
-                handler(signum, None)
-            elif handler == signal.SIG_DFL:
-                os.kill(os.getpid(), signum)
-
-
 def sha256_file(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
@@ -144,7 +112,7 @@ def write_checkpoint(
     """
     folder = Path(run_path) / CHECKPOINT_DIR
     epoch = int(state["epoch"])
-    with signals_deferred():
+    with interrupts.deferred():
         folder.mkdir(exist_ok=True)
         tmp = folder / f".next.tmp-{secrets.token_hex(4)}.keras"
         try:
@@ -178,7 +146,7 @@ def write_checkpoint(
 def write_best(run_path: Path, epoch: int, save_model: Callable[[Path], None]) -> dict[str, Any]:
     """Save best weights taken at an epoch that is not checkpointed; what state files record."""
     folder = Path(run_path) / CHECKPOINT_DIR
-    with signals_deferred():
+    with interrupts.deferred():
         folder.mkdir(exist_ok=True)
         target = folder / best_name(epoch)
         atomic_save(target, save_model)
@@ -303,7 +271,6 @@ __all__ = [
     "candidates",
     "read_state",
     "sha256_file",
-    "signals_deferred",
     "write_best",
     "write_checkpoint",
 ]

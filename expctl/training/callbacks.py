@@ -1,4 +1,5 @@
-"""Epoch-level callbacks: record history, stop on divergence. None of them runs per batch."""
+"""Epoch-level callbacks: record history, stop on divergence; and the interrupt points, the only
+one that runs per compiled call (every `steps_per_execution` batches), not per batch."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections.abc import Callable
 from typing import Any
 
 import keras
+
+from expctl.interrupts import check
 
 
 class EpochRecorder(keras.callbacks.Callback):
@@ -125,3 +128,20 @@ class ReseedEachEpoch(keras.callbacks.Callback):
         for i, state in enumerate(self._states or ()):
             value = np.array([epoch_seed(self.seed, epoch, i), 0])
             state.assign(value.astype(keras.backend.standardize_dtype(state.dtype)))
+
+
+class InterruptPoints(keras.callbacks.Callback):
+    """Raise a held SIGINT/SIGTERM (see `expctl.interrupts`) between two compiled calls.
+
+    Runs once per `steps_per_execution` batches, in the main thread (not async-safe on purpose:
+    the exception must leave Keras' loop from the main thread). Put it after the checkpointer so
+    an epoch that ended is recorded before the run stops.
+    """
+
+    def _check(self, *args: Any, **kwargs: Any) -> None:
+        check()
+
+    on_train_batch_end = _check
+    on_test_batch_end = _check
+    on_predict_batch_end = _check
+    on_epoch_end = _check

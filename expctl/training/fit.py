@@ -137,6 +137,7 @@ def train(
     from expctl.training.callbacks import (
         DivergenceStop,
         EpochRecorder,
+        InterruptPoints,
         ReseedEachEpoch,
         monitor_mode,
     )
@@ -228,6 +229,8 @@ def train(
     callbacks.append(checkpointer)
     if stop_after is not None:
         callbacks.append(StopAfter(stop_after))
+    # after the checkpointer: an epoch that ended is on record before a held signal stops the run
+    callbacks.append(InterruptPoints())
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
