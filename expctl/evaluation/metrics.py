@@ -224,7 +224,9 @@ def _roc_counts(
         keep = w != 0.0
         if not keep.all():
             y, s, w = y[keep], s[keep], w[keep]
-    order = np.argsort(-s, kind="stable")  # descending score, ties keep input order
+    # Descending score. Not a stable sort: tied events collapse into one point below, whose
+    # counts do not depend on their order, and numpy's default (SIMD) sort is 4x faster on 1M.
+    order = np.argsort(-s)
     s = s[order]
     y = y[order]
     # Last index of each run of equal scores: ties collapse into one point of the curve.
