@@ -10,7 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from expctl.evaluation import roc_curve
 from expctl.plots import learning_curves, rejection_figure, roc_figure
+from expctl.plots.roc import corners
 
 
 def history(n: int = 30, lr_schedule: bool = True) -> pd.DataFrame:
@@ -187,11 +189,44 @@ def test_rejection_figure(tmp_path):
     assert legend_texts(ax)[0].startswith("d = 2.0 (AUC = 0.9")
     line = ax.get_lines()[0]
     x, y = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
-    fpr = curves[0]["fpr"]
-    assert len(x) == (fpr > 0).sum()  # fpr == 0 points skipped
+    fpr, tpr = curves[0]["fpr"], curves[0]["tpr"]
+    assert x.min() > 0 and x[0] == tpr[fpr > 0][0]  # fpr == 0 points skipped
+    assert y[0] == 1 / fpr[fpr > 0][0]
     assert np.isfinite(y).all() and y.min() >= 1
     assert ax.get_ylim()[1] > y.max()  # headroom for the legend
     save(figure, tmp_path / "rejection.png")
+
+
+def test_corners_leave_out_only_points_inside_straight_runs() -> None:
+    """Every left-out point lies between its kept neighbours on one vertical or horizontal
+    line, so the drawn line is the same; a 20,000-event ROC keeps far fewer points."""
+    rng = np.random.default_rng(3)
+    y = rng.integers(0, 2, 20_000)
+    fpr, tpr, _ = roc_curve(y, rng.normal(size=y.size) + 1.5 * y)
+    keep = corners(fpr, tpr)
+    assert keep[0] and keep[-1] and keep.sum() < fpr.size / 2
+    kept = np.flatnonzero(keep)
+    for i in np.flatnonzero(~keep):
+        before, after = kept[kept < i][-1], kept[kept > i][0]
+        vertical = fpr[before] == fpr[i] == fpr[after] and tpr[before] <= tpr[i] <= tpr[after]
+        horizontal = tpr[before] == tpr[i] == tpr[after] and fpr[before] <= fpr[i] <= fpr[after]
+        assert vertical or horizontal, i
+    # a turn is never left out: the staircase (0,0) (0,1) (1,1) keeps all three
+    assert corners(np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 1.0])).all()
+    assert corners(np.array([0.0, 1.0]), np.array([0.0, 1.0])).all()
+
+
+def test_drawn_roc_keeps_the_curve_and_its_auc() -> None:
+    rng = np.random.default_rng(4)
+    y = rng.integers(0, 2, 5_000)
+    fpr, tpr, _ = roc_curve(y, rng.normal(size=y.size) + y)
+    (ax,) = roc_figure([{"fpr": fpr, "tpr": tpr, "label": "c"}]).axes
+    line = ax.get_lines()[1]
+    x, t = np.asarray(line.get_xdata()), np.asarray(line.get_ydata())
+    assert x.size < fpr.size
+    area = float(np.sum(np.diff(x) * (t[1:] + t[:-1])) / 2)
+    assert area == pytest.approx(float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2), abs=1e-12)
+    assert legend_texts(ax)[0] == f"c (AUC = {area:.3f})"
 
 
 # ------------------------------------------------------------------------------------- import
