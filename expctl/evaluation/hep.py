@@ -286,11 +286,15 @@ class _Classes:
     def __init__(self, y: FloatArray, s: FloatArray, w: FloatArray | None) -> None:
         signal = y == 1.0
         s_sig, s_bkg = s[signal], s[~signal]
-        o_sig = np.argsort(s_sig, kind="stable")
-        o_bkg = np.argsort(s_bkg, kind="stable")
-        self.s_sig, self.s_bkg = s_sig[o_sig], s_bkg[o_bkg]
-        self.w_sig = None if w is None else w[signal][o_sig]
-        self.w_bkg = None if w is None else w[~signal][o_bkg]
+        if w is None:
+            # tied unweighted events are interchangeable: a plain (SIMD) sort of the values
+            self.s_sig, self.s_bkg = np.sort(s_sig), np.sort(s_bkg)
+            self.w_sig = self.w_bkg = None
+        else:
+            o_sig = np.argsort(s_sig, kind="stable")
+            o_bkg = np.argsort(s_bkg, kind="stable")
+            self.s_sig, self.s_bkg = s_sig[o_sig], s_bkg[o_bkg]
+            self.w_sig, self.w_bkg = w[signal][o_sig], w[~signal][o_bkg]
         self.m, self.n = self.s_sig.size, self.s_bkg.size
         self.bkg_lo = np.searchsorted(self.s_bkg, self.s_sig, side="left")
         self.bkg_hi = np.searchsorted(self.s_bkg, self.s_sig, side="right")
