@@ -3,10 +3,13 @@
 A Python signal handler runs between two bytecodes of the main thread, anywhere: raising from it
 inside TensorFlow's own context managers (a device scope half entered or half left) corrupts
 TensorFlow's state, and the clean-up that follows (writing the last checkpoint) then fails with
-"Exiting device scope without proper scope nesting". So while TensorFlow works (`deferred()`), the
-handler only records the signal, and `check()` raises it at the next safe point: a Keras callback
-between two compiled calls (`expctl.training.callbacks.InterruptPoints`), or the end of the
-deferred block. Outside such blocks (data preparation, plots) the handler raises at once.
+"Exiting device scope without proper scope nesting"; raised inside matplotlib's drawing, it can be
+replaced by a ValueError from a half-done layout. Either way the run ended `failed`, not
+`interrupted`. So while a run trains, evaluates, saves and draws (`deferred()`), the handler only
+records the signal, and `check()` raises it at the next safe point: a Keras callback between two
+compiled calls (`expctl.training.callbacks.InterruptPoints`), between two figures, or the end of
+the deferred block. Outside such blocks (data preparation, before the run directory exists) the
+handler raises at once.
 
 A process started in the background by a shell has SIGINT ignored, and SIGTERM would kill Python
 without clean-up: with these handlers both end the run as `interrupted`. Later signals are ignored

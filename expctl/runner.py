@@ -194,7 +194,8 @@ def _after_run(path: Path, spec: Any, echo: Echo) -> None:
     """What reads the finished run directory: report.html, then the MLflow export."""
     from expctl.reports import write_run_report
 
-    write_run_report(path)
+    with interrupts.deferred():  # the report is drawn whole; a signal is raised after it
+        write_run_report(path)
     uri = spec.tracking.mlflow
     if uri is not None:
         from expctl.errors import ExpctlError
@@ -269,7 +270,7 @@ def _train_and_evaluate(
     from expctl.training import train
 
     spec = loaded.spec
-    # TensorFlow at work: a signal is held until a safe point (see expctl.interrupts)
+    # TensorFlow and matplotlib at work: a signal is held until a safe point (expctl.interrupts)
     with interrupts.deferred():
         with precision_policy(spec.train.precision):
             model = build_model(spec.model, dataset)
@@ -346,17 +347,21 @@ def _train_and_evaluate(
         atomic_write_json(run_dir.file("metrics.json"), metrics)
         _save_predictions(run_dir.file("predictions.npz"), dataset, scores, head_scores)
         atomic_save(run_dir.file("model.keras"), lambda tmp: model.save(tmp))
-    if hooks.plots:
-        _save_learning_curves(run_dir, result, spec.name)
-        for name, draw in figures.items():
-            try:
-                figure = draw()
-            except ValueError as exc:  # e.g. no signal event in the test split: nothing to draw
-                warnings.warn(
-                    f"plots/{name} not drawn: {exc}", UndefinedMetricWarning, stacklevel=1
-                )
-                continue
-            _save_figure(run_dir.file(f"plots/{name}"), figure)
+        # matplotlib too: an exception raised inside its drawing can be replaced by another one
+        # (a ValueError from a half-done layout), so the run would end `failed`, not `interrupted`
+        if hooks.plots:
+            interrupts.check()
+            _save_learning_curves(run_dir, result, spec.name)
+            for name, draw in figures.items():
+                interrupts.check()
+                try:
+                    figure = draw()
+                except ValueError as exc:  # e.g. no signal event in the test split: nothing to draw
+                    warnings.warn(
+                        f"plots/{name} not drawn: {exc}", UndefinedMetricWarning, stacklevel=1
+                    )
+                    continue
+                _save_figure(run_dir.file(f"plots/{name}"), figure)
     run_dir.finish("completed", time.perf_counter() - started, training=training)
     return RunOutcome(run_dir=run_dir.path, status="completed", task=dataset.task, metrics=metrics)
 

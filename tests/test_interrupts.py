@@ -95,3 +95,34 @@ def test_interrupt_points_callback_raises_between_compiled_calls() -> None:
             x, x[:, :1], batch_size=4, epochs=2, verbose=0, callbacks=[seen, InterruptPoints()]
         )
     assert seen.batches == [0, 1]
+
+
+def test_a_signal_while_a_figure_is_drawn_ends_the_run_interrupted_after_that_figure(
+    write_spec, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Raised at once inside matplotlib, the exception could be replaced by another one (the run
+    then ended `failed`); held, it stops the run between two figures, the first one whole."""
+    import json
+
+    from expctl import runner
+    from expctl.spec import load_spec
+
+    saved: list[str] = []
+    save_figure = runner._save_figure
+
+    def save_and_signal(path, figure) -> None:
+        saved.append(path.name)
+        if len(saved) == 1:
+            _send()
+        save_figure(path, figure)
+
+    monkeypatch.setattr(runner, "_save_figure", save_and_signal)
+    out = tmp_path / "out"
+    with pytest.raises(Interrupted):
+        runner.run(load_spec(write_spec()), out)
+    (run,) = out.iterdir()
+    status = json.loads((run / "status.json").read_text())
+    assert status["status"] == "interrupted" and "SIGTERM" in status["error"]
+    assert len(saved) == 1  # no figure after the signal
+    assert (run / "plots" / saved[0]).stat().st_size > 1000  # the one being drawn is whole
+    assert (run / "metrics.json").is_file() and (run / "model.keras").is_file()
