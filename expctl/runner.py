@@ -119,21 +119,24 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         require_mlflow()  # refused before anything is written, with the install hint
 
     _configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
-    run_dir = RunDir.create(Path(output_dir), spec.name)
-    started = time.perf_counter()
-    run_dir.start(spec.name, __version__)
-    echo(
-        f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
-        f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events"
-    )
 
     def train_and_evaluate() -> RunOutcome:
+        interrupts.check()  # a signal held since the directory was created is recorded now
         atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(spec))
         atomic_write_json(run_dir.file("data.json"), data_record(dataset, loaded.base_dir))
         atomic_write_json(run_dir.file("environment.json"), environment(loaded.base_dir))
         return _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks)
 
-    outcome = _recorded(run_dir, started, train_and_evaluate)
+    # held from the directory's creation on, so a signal cannot leave it `running`
+    with interrupts.deferred():
+        run_dir = RunDir.create(Path(output_dir), spec.name)
+        started = time.perf_counter()
+        run_dir.start(spec.name, __version__)
+        echo(
+            f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
+            f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events"
+        )
+        outcome = _recorded(run_dir, started, train_and_evaluate)
     _after_run(run_dir.path, spec, echo)
     return outcome
 
@@ -949,25 +952,28 @@ def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
     if not isinstance(previous_s, int | float):
         previous_s = sum(float(r.get("epoch_time_s", 0.0)) for r in resumed.state.get("rows", []))
     started = time.perf_counter() - float(previous_s)
-    run_dir.restart(
-        __version__,
-        resumed_from_epoch=resumed.epoch,
-        resumed_at=_utc_now(),
-        resumed_status=state,
-    )
-    echo(
-        f"run {run_dir.id}: resuming after epoch {resumed.epoch} of {spec.train.epochs} "
-        f"(was {state}; checkpoints/{used.model_path.name})"
-    )
 
     def body() -> RunOutcome:
+        interrupts.check()  # a signal held since the restart is recorded now
         rows = resumed.state.get("rows", [])
         if rows:
             write_history(run_dir.file("history.csv"), rows)
         hooks = RunHooks(checkpoint=policy)
         return _train_and_evaluate(loaded, dataset, run_dir, started, echo, hooks, resumed)
 
-    outcome = _recorded(run_dir, started, body)
+    # held from the restart on, so a signal cannot leave the run `running`
+    with interrupts.deferred():
+        run_dir.restart(
+            __version__,
+            resumed_from_epoch=resumed.epoch,
+            resumed_at=_utc_now(),
+            resumed_status=state,
+        )
+        echo(
+            f"run {run_dir.id}: resuming after epoch {resumed.epoch} of {spec.train.epochs} "
+            f"(was {state}; checkpoints/{used.model_path.name})"
+        )
+        outcome = _recorded(run_dir, started, body)
     _after_run(run_dir.path, spec, echo)
     return outcome
 
