@@ -9,9 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from expctl.runs import layout
 from expctl.runs.store import read_json
+from expctl.runs.view import BIASVAR_KIND
 
-KIND = "biasvar"
+KIND = BIASVAR_KIND
 #: The numbers of a point that `compare` shows as its metrics.
 POINT_METRICS = (
     "expected_error",
@@ -26,7 +28,7 @@ POINT_METRICS = (
 
 def is_biasvar_dir(path: Path) -> bool:
     """Whether `path` is a bias/variance experiment directory (its status.json says so)."""
-    status = Path(path) / "status.json"
+    status = Path(path) / layout.STATUS
     if not status.is_file():
         return False
     try:
@@ -38,7 +40,7 @@ def is_biasvar_dir(path: Path) -> bool:
 
 def read_points(path: Path) -> list[dict[str, Any]]:
     """The points of decomposition.json ([] while running); ValueError if it is unreadable."""
-    file = Path(path) / "decomposition.json"
+    file = Path(path) / layout.DECOMPOSITION
     if not file.exists():
         return []
     data = read_json(file)

@@ -6,7 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from expctl.runs import layout
 from expctl.runs.store import live_status, read_json
+from expctl.runs.view import looks_like_run
 
 
 @dataclass
@@ -24,22 +26,17 @@ class RunRecord:
         return str(self.status.get("status", "unknown"))
 
 
-def is_run_dir(path: Path) -> bool:
-    """A run directory holds a status.json and a spec.yaml."""
-    return (path / "status.json").is_file() and (path / "spec.yaml").is_file()
-
-
 def read_run(path: Path) -> RunRecord:
     """Read one run's status and metrics, noting (not raising) what is missing or corrupt."""
     record = RunRecord(id=path.name, path=path)
     try:
-        status = read_json(path / "status.json")
+        status = read_json(path / layout.STATUS)
         if not isinstance(status, dict):
-            raise ValueError(f"{path / 'status.json'}: not a JSON object")
+            raise ValueError(f"{path / layout.STATUS}: not a JSON object")
         record.status = live_status(status)
     except ValueError as exc:
         record.problems.append(str(exc))
-    metrics_path = path / "metrics.json"
+    metrics_path = path / layout.METRICS
     if metrics_path.exists():
         try:
             metrics = read_json(metrics_path)
@@ -63,7 +60,7 @@ def list_runs(output_dir: Path) -> list[RunRecord]:
     for entry in sorted(output_dir.iterdir()):
         if entry.name.startswith(".") or entry.is_symlink() or not entry.is_dir():
             continue
-        if not (entry / "status.json").exists() and not (entry / "spec.yaml").exists():
+        if not looks_like_run(entry):
             continue
         records.append(read_run(entry))
     return records

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from expctl.errors import BadInputError
+from expctl.runs import layout
 
 
 @dataclass(frozen=True)
@@ -29,10 +30,10 @@ class Predictions:
 
 def load_predictions(run_dir: Path) -> Predictions:
     """predictions.npz of a run directory; BadInputError (exit 2) if it is missing or unreadable."""
-    path = Path(run_dir) / "predictions.npz"
+    path = Path(run_dir) / layout.PREDICTIONS
     if not path.is_file():
         raise BadInputError(
-            f"{run_dir}: no predictions.npz (the run did not finish its evaluation)"
+            f"{run_dir}: no {layout.PREDICTIONS} (the run did not finish its evaluation)"
         )
     try:
         with np.load(path, allow_pickle=False) as npz:

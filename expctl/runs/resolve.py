@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from expctl.errors import RunNotFoundError
-from expctl.runs.listing import is_run_dir
+from expctl.runs.view import is_run_dir, looks_like_run
 
 #: What every refusal says a run directory is.
 RUN_DIR_HINT = "a run directory holds status.json and spec.yaml"
@@ -143,11 +143,6 @@ def resolve_run(ref: str, output_dir: Path) -> Path:
     )
 
 
-def _looks_like_run(path: Path) -> bool:
-    """A run directory, or a partial one (status.json or spec.yaml alone: still starting, damaged)."""
-    return (path / "status.json").exists() or (path / "spec.yaml").exists()
-
-
 def _runs_in(folder: Path, ref: str, warn: Warn) -> list[Path]:
     """The (possibly partial) run directories directly inside `folder`, sorted by name.
 
@@ -166,7 +161,7 @@ def _runs_in(folder: Path, ref: str, warn: Warn) -> list[Path]:
             )
         elif not entry.is_dir():
             continue
-        elif _looks_like_run(entry):
+        elif looks_like_run(entry):
             runs.append(entry)
         else:
             skipped.append(f"{entry}: skipped: not a run directory ({RUN_DIR_HINT})")
@@ -197,7 +192,7 @@ def resolve_runs(refs: Iterable[str], output_dir: Path, warn: Warn | None = None
         else:
             by_id = _lookup_id(ref, output_dir, any_dir=True)
             path = by_id if by_id is not None else Path(ref)
-        if is_run_dir(path) or (path.is_dir() and _looks_like_run(path)):
+        if is_run_dir(path) or (path.is_dir() and looks_like_run(path)):
             found.append(path)
         elif path.is_dir():
             found.extend(_runs_in(path, ref, warn))

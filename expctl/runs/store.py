@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from expctl.runs import layout
+
 STATUSES = ("running", "completed", "failed", "diverged", "interrupted")
 FINAL_STATUSES = ("completed", "failed", "diverged", "interrupted")
 #: What readers report for a `running` run whose recorded process no longer exists (SIGKILL,
@@ -165,7 +167,7 @@ class RunDir:
                 path.mkdir()
             except FileExistsError:
                 continue
-            (path / "plots").mkdir()
+            (path / layout.PLOTS).mkdir()
             return cls(path)
         raise RuntimeError(f"could not create a unique run directory in {output_dir}")
 
@@ -187,15 +189,15 @@ class RunDir:
             "process_start": process_start(os.getpid()),
             "expctl_version": version,
         }
-        atomic_write_json(self.file("status.json"), self._status)
+        atomic_write_json(self.file(layout.STATUS), self._status)
 
     @classmethod
     def open(cls, path: Path) -> RunDir:
         """An existing run directory, its status read from status.json (ValueError if unreadable)."""
         run_dir = cls(path)
-        status = read_json(run_dir.file("status.json"))
+        status = read_json(run_dir.file(layout.STATUS))
         if not isinstance(status, dict):
-            raise ValueError(f"{run_dir.file('status.json')}: not a JSON object")
+            raise ValueError(f"{run_dir.file(layout.STATUS)}: not a JSON object")
         run_dir._status = status
         return run_dir
 
@@ -216,7 +218,7 @@ class RunDir:
             expctl_version=version,
             **extra,
         )
-        atomic_write_json(self.file("status.json"), self._status)
+        atomic_write_json(self.file(layout.STATUS), self._status)
 
     def finish(
         self, status: str, duration_s: float, error: str | None = None, **extra: Any
@@ -227,7 +229,7 @@ class RunDir:
         self._status.update(
             status=status, ended_at=utc_now(), duration_s=round(duration_s, 3), error=error, **extra
         )
-        atomic_write_json(self.file("status.json"), self._status)
+        atomic_write_json(self.file(layout.STATUS), self._status)
 
 
 def read_json(path: Path) -> Any:
