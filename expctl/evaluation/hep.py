@@ -25,17 +25,10 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from expctl.evaluation import checks
 from expctl.evaluation import metrics as _metrics
-from expctl.evaluation.metrics import (
-    FloatArray,
-    UndefinedMetricWarning,
-    _auc,
-    _binary_inputs,
-    _check_length,
-    _column,
-    _finite_float,
-    _roc_counts,
-)
+from expctl.evaluation.checks import FloatArray
+from expctl.evaluation.metrics import UndefinedMetricWarning, checked_auc, roc_counts
 
 __all__ = [
     "auc_in_bins",
@@ -138,8 +131,8 @@ def working_points(
     Targets outside (0, 1] raise ``ValueError``. One sort: O(n log n).
     """
     targets = _targets(signal_efficiencies)
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
-    fps, tps, thresholds = _roc_counts(y, s, w)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    fps, tps, thresholds = roc_counts(y, s, w)
     n_sig, n_bkg = float(tps[-1]), float(fps[-1])
     if n_sig <= 0.0:
         _warn(
@@ -232,8 +225,8 @@ def best_thresholds(
     ``np.nextafter(t, -np.inf)``). Without signal events all four values are NaN; without
     background Youden's J is; both with an `UndefinedMetricWarning`.
     """
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
-    fps, tps, thresholds = _roc_counts(y, s, w)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    fps, tps, thresholds = roc_counts(y, s, w)
     n_sig, n_bkg = float(tps[-1]), float(fps[-1])
     out = dict.fromkeys(("max_f1_threshold", "max_f1", "youden_threshold", "youden_j"), _NAN)
     if n_sig <= 0.0:
@@ -382,7 +375,7 @@ def auc_interval(
     if n_boot < 2:
         raise ValueError(f"n_boot must be at least 2, got {n_boot}")
     max_bootstrap_events = operator.index(max_bootstrap_events)
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
     if w is not None:
         keep = w != 0.0
         if not keep.all():
@@ -399,7 +392,7 @@ def auc_interval(
             "positive total weight (only one class present); returning NaN"
         )
         return out
-    auc = _auc(y, s, w)
+    auc = checked_auc(y, s, w)
     out["auc"] = auc
     classes = _Classes(y, s, w)
     if method == "bootstrap":
@@ -428,7 +421,7 @@ def auc_interval(
 
 def _labels(x: ArrayLike, name: str) -> FloatArray:
     """Binary 0/1 labels as float64; ValueError naming ``name`` otherwise."""
-    arr = _column(x, name)
+    arr = checks.column(x, name)
     y = arr.astype(np.float64, copy=False)
     bad = (y != 0.0) & (y != 1.0)
     if bad.any():
@@ -457,10 +450,10 @@ def overtraining_test(
 
     y_train = _labels(train_labels, "train_labels")
     y_test = _labels(test_labels, "test_labels")
-    s_train = _finite_float(_column(train_scores, "train_scores"), "train_scores")
-    s_test = _finite_float(_column(test_scores, "test_scores"), "test_scores")
-    _check_length(y_train.shape[0], s_train, "train_scores", ref="train_labels")
-    _check_length(y_test.shape[0], s_test, "test_scores", ref="test_labels")
+    s_train = checks.finite_float(checks.column(train_scores, "train_scores"), "train_scores")
+    s_test = checks.finite_float(checks.column(test_scores, "test_scores"), "test_scores")
+    checks.check_length(y_train.shape[0], s_train, "train_scores", ref="train_labels")
+    checks.check_length(y_test.shape[0], s_test, "test_scores", ref="test_labels")
     out: dict[str, float] = {}
     for label, name in ((1.0, "signal"), (0.0, "background")):
         a, b = s_train[y_train == label], s_test[y_test == label]
@@ -492,9 +485,9 @@ def auc_in_bins(
     ``{"low", "high", "n", "n_signal", "auc", "auc_low", "auc_high"}``, ``n`` and ``n_signal``
     being event counts. A bin without both classes has NaN AUCs (with `UndefinedMetricWarning`).
     """
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
-    v = _column(values, "values").astype(np.float64)
-    _check_length(y.size, v, "values")
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    v = checks.column(values, "values").astype(np.float64)
+    checks.check_length(y.size, v, "values")
     e = np.asarray(edges, dtype=np.float64)
     if e.ndim != 1 or e.size < 2 or not np.all(np.isfinite(e)) or np.any(np.diff(e) <= 0):
         raise ValueError(f"edges must be at least two finite increasing numbers, got {e.tolist()}")

@@ -27,6 +27,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
+from expctl.evaluation import checks
+from expctl.evaluation.checks import FloatArray
+
 __all__ = [
     "UndefinedMetricWarning",
     "binary_confusion",
@@ -40,13 +43,7 @@ __all__ = [
 
 #: Probabilities are clipped to [EPS, 1 - EPS] before taking logs (as sklearn does for float64).
 EPS = float(np.finfo(np.float64).eps)
-#: Largest tolerated deviation of a row sum of class probabilities from 1 (float32 softmax is
-#: off by ~1e-7; logits or per-class sigmoids are off by far more).
-PROBA_SUM_ATOL = 1e-3
-
 _NAN = float("nan")
-
-FloatArray = NDArray[np.float64]
 
 
 class UndefinedMetricWarning(UserWarning):
@@ -54,7 +51,7 @@ class UndefinedMetricWarning(UserWarning):
 
 
 # --------------------------------------------------------------------------------------------
-# Input validation
+# Warnings (input validation lives in expctl.evaluation.checks)
 # --------------------------------------------------------------------------------------------
 
 
@@ -66,120 +63,6 @@ def _warn(message: str) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, UndefinedMetricWarning, stacklevel=level)
-
-
-def _numeric(x: ArrayLike, name: str) -> NDArray[Any]:
-    """Return ``x`` as a numeric (bool, int or float) numpy array; raise ValueError otherwise."""
-    arr = np.asarray(x)
-    if arr.dtype.kind not in "biuf":
-        raise ValueError(f"{name} must be numeric, got an array of dtype {arr.dtype}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty: metrics need at least one event")
-    return arr
-
-
-def _column(x: ArrayLike, name: str) -> NDArray[Any]:
-    """Return ``x`` as a numeric 1-D array; a single column ``(n, 1)`` is flattened."""
-    arr = _numeric(x, name)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"{name} must be 1-D (or a single column), got shape {arr.shape}")
-    return arr
-
-
-def _finite_float(arr: NDArray[Any], name: str) -> FloatArray:
-    """Cast to float64 and check that every value is finite."""
-    out = arr.astype(np.float64, copy=False)
-    finite = np.isfinite(out)
-    if not finite.all():
-        bad = out.size - int(np.count_nonzero(finite))
-        raise ValueError(f"{name} contains NaN or infinite values ({bad} of {out.size})")
-    return out
-
-
-def _check_length(n: int, arr: NDArray[Any], name: str, ref: str = "y_true") -> None:
-    if arr.shape[0] != n:
-        raise ValueError(f"{name} has {arr.shape[0]} events but {ref} has {n}: lengths must match")
-
-
-def _weights(sample_weight: ArrayLike | None, n: int) -> FloatArray | None:
-    """Validate ``sample_weight`` against ``n`` events; None stays None."""
-    if sample_weight is None:
-        return None
-    w = _finite_float(_column(sample_weight, "sample_weight"), "sample_weight")
-    _check_length(n, w, "sample_weight")
-    return w
-
-
-def _binary_labels(y_true: ArrayLike) -> FloatArray:
-    """Return binary labels as float64 0.0/1.0; raise if any label is not 0 or 1."""
-    arr = _column(y_true, "y_true")
-    y = arr.astype(np.float64, copy=False)
-    bad = (y != 0.0) & (y != 1.0)  # NaN is caught here too
-    if bad.any():
-        found = np.unique(arr[bad])[:5].tolist()
-        raise ValueError(
-            f"y_true must hold binary labels 0 and 1 (bools accepted); found e.g. {found}"
-        )
-    return y
-
-
-def _binary_inputs(
-    y_true: ArrayLike, y_score: ArrayLike, sample_weight: ArrayLike | None
-) -> tuple[FloatArray, FloatArray, FloatArray | None]:
-    y = _binary_labels(y_true)
-    s = _finite_float(_column(y_score, "y_score"), "y_score")
-    _check_length(y.shape[0], s, "y_score")
-    return y, s, _weights(sample_weight, y.shape[0])
-
-
-def _check_probabilities(p: FloatArray, name: str) -> None:
-    lo, hi = float(p.min()), float(p.max())
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(
-            f"{name} must be probabilities in [0, 1], found values in [{lo:g}, {hi:g}] "
-            "(pass the sigmoid/softmax output, not logits)"
-        )
-
-
-def _class_labels(y_true: ArrayLike, n_classes: int) -> NDArray[np.intp]:
-    """Return integer class labels, checking that they lie in 0..n_classes-1."""
-    arr = _column(y_true, "y_true")
-    y = arr.astype(np.float64, copy=False)
-    bad = ~np.isfinite(y) | (y != np.round(y)) | (y < 0) | (y >= n_classes)
-    if bad.any():
-        found = np.unique(arr[bad])[:5].tolist()
-        raise ValueError(
-            f"y_true must hold integer class labels 0..{n_classes - 1} "
-            f"(one per column of proba); found e.g. {found}"
-        )
-    return y.astype(np.intp)
-
-
-def _multiclass_inputs(
-    y_true: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | None
-) -> tuple[NDArray[np.intp], FloatArray, FloatArray | None]:
-    p = _numeric(proba, "proba")
-    if p.ndim != 2 or p.shape[1] < 2:
-        raise ValueError(f"proba must have shape (n_events, n_classes >= 2), got {p.shape}")
-    p = _finite_float(p, "proba")
-    y_arr = np.asarray(y_true)
-    if y_arr.ndim == 2 and y_arr.shape[1] == p.shape[1] and y_arr.shape[1] > 1:
-        raise ValueError(
-            f"y_true must hold integer class labels, got shape {y_arr.shape}; "
-            "for one-hot labels pass y_true.argmax(axis=1)"
-        )
-    y = _class_labels(y_true, p.shape[1])
-    _check_length(y.shape[0], p, "proba")
-    _check_probabilities(p, "proba")
-    dev = np.abs(p.sum(axis=1) - 1.0)
-    if (dev > PROBA_SUM_ATOL).any():
-        raise ValueError(
-            f"proba rows must sum to 1 (largest deviation {float(dev.max()):.3g} > "
-            f"{PROBA_SUM_ATOL:g}): pass softmax probabilities"
-        )
-    return y, p, _weights(sample_weight, y.shape[0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,14 +94,15 @@ def _divide(num: float, den: float, what: str) -> float:
 # --------------------------------------------------------------------------------------------
 
 
-def _roc_counts(
+def roc_counts(
     y: FloatArray, s: FloatArray, w: FloatArray | None
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
     """Cumulative (weighted) false and true positives at each distinct score, with (0, 0) first.
 
     Returns ``fps, tps, thresholds``; ``thresholds`` decreases from +inf, and point ``i`` counts
     the events with ``score >= thresholds[i]``. Events of zero weight are dropped (as in sklearn)
-    so that they add no threshold.
+    so that they add no threshold. The arrays must come from `checks.binary_inputs` (nothing is
+    checked here); the curves of `roc_curve` and of the `hep` figures of merit are built on it.
     """
     if w is not None:
         keep = w != 0.0
@@ -245,9 +129,13 @@ def _roc_counts(
     return np.concatenate([zero, fps]), np.concatenate([zero, tps]), thresholds
 
 
-def _auc(y: FloatArray, s: FloatArray, w: FloatArray | None) -> float:
-    """Area under the ROC curve of validated inputs; NaN with a warning if a class is missing."""
-    fps, tps, _ = _roc_counts(y, s, w)
+def checked_auc(y: FloatArray, s: FloatArray, w: FloatArray | None) -> float:
+    """Area under the ROC curve of inputs from `checks.binary_inputs`; NaN if a class is missing.
+
+    The NaN comes with an `UndefinedMetricWarning` attributed to the first caller outside this
+    module. Used by `roc_auc`, `binary_metrics` and `hep.auc_interval`, which check first.
+    """
+    fps, tps, _ = roc_counts(y, s, w)
     if fps[-1] <= 0.0 or tps[-1] <= 0.0:
         missing = "negative (0)" if fps[-1] <= 0.0 else "positive (1)"
         _warn(
@@ -275,8 +163,8 @@ def roc_curve(
     If a class is missing (total weight <= 0) its rate is undefined: that array is all NaN and an
     `UndefinedMetricWarning` is emitted. Runs in O(n log n) (one sort).
     """
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
-    fps, tps, thresholds = _roc_counts(y, s, w)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    fps, tps, thresholds = roc_counts(y, s, w)
     if fps[-1] <= 0.0:
         _warn("No negative (0) events in y_true: the false positive rate is undefined (NaN)")
         fpr = np.full(fps.shape, np.nan)
@@ -298,8 +186,8 @@ def roc_auc(y_true: ArrayLike, y_score: ArrayLike, sample_weight: ArrayLike | No
     strictly increasing transform of ``y_score`` leaves it unchanged. NaN with an
     `UndefinedMetricWarning` when ``y_true`` holds only one class.
     """
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
-    return _auc(y, s, w)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    return checked_auc(y, s, w)
 
 
 # --------------------------------------------------------------------------------------------
@@ -339,7 +227,7 @@ def binary_confusion(
     `roc_curve` uses ``>=`` at its thresholds, as sklearn does. With ``sample_weight`` the counts
     are sums of weights.
     """
-    y, s, w = _binary_inputs(y_true, y_score, sample_weight)
+    y, s, w = checks.binary_inputs(y_true, y_score, sample_weight)
     return _confusion(y, s, _threshold(threshold), w)
 
 
@@ -368,8 +256,8 @@ def binary_metrics(
     sklearn's ``zero_division=np.nan``). ``y_score`` must lie in [0, 1]; for raw scores or logits
     use `roc_auc` and `binary_confusion` instead.
     """
-    y, p, w = _binary_inputs(y_true, y_score, sample_weight)
-    _check_probabilities(p, "y_score")
+    y, p, w = checks.binary_inputs(y_true, y_score, sample_weight)
+    checks.check_probabilities(p, "y_score")
     c = _confusion(y, p, _threshold(threshold), w)
     tp, fp, tn, fn = c["tp"], c["fp"], c["tn"], c["fn"]
     recall = _divide(tp, tp + fn, "recall (sensitivity) is undefined with no positive events")
@@ -378,7 +266,7 @@ def binary_metrics(
         "accuracy": _divide(
             tp + tn, tp + fp + tn + fn, "accuracy is undefined: the sample weights sum to 0"
         ),
-        "auc": _auc(y, p, w),
+        "auc": checked_auc(y, p, w),
         "precision": _divide(
             tp, tp + fp, "precision is undefined with no event predicted positive"
         ),
@@ -417,12 +305,12 @@ def multiclass_metrics(
     without weights, floats with weights) and ``n`` (number of events, as a float).
 
     The number of classes K is the number of columns of ``proba``; rows must sum to 1 within
-    `PROBA_SUM_ATOL`. The AUC averages over the classes present in ``y_true`` (with nonzero
+    `checks.PROBA_SUM_ATOL`. The AUC averages over the classes present in ``y_true`` (with nonzero
     weight): it equals ``sklearn.metrics.roc_auc_score(multi_class="ovr", average="macro")`` when
     all classes are present; absent classes are skipped with an `UndefinedMetricWarning`, and
     fewer than two present classes give NaN. For one-hot labels pass ``argmax(axis=1)``.
     """
-    y, p, w = _multiclass_inputs(y_true, proba, sample_weight)
+    y, p, w = checks.multiclass_inputs(y_true, proba, sample_weight)
     n, k = p.shape
     pred = np.argmax(p, axis=1)
     counts = np.bincount(y * k + pred, weights=w, minlength=k * k).reshape(k, k)
@@ -447,7 +335,7 @@ def multiclass_metrics(
                 f"classes {absent} are absent from y_true: their one-vs-rest AUC is undefined and "
                 f"the macro AUC averages over the {present.size} present classes only"
             )
-        aucs = [_auc((y == c).astype(np.float64), p[:, c], w) for c in present]
+        aucs = [checked_auc((y == c).astype(np.float64), p[:, c], w) for c in present]
         auc = float(np.mean(aucs))
 
     return {
@@ -471,10 +359,10 @@ def log_loss(y_true: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | Non
     """
     p_arr = np.asarray(proba)
     if p_arr.ndim == 1 or (p_arr.ndim == 2 and p_arr.shape[1] == 1):
-        y, p, w = _binary_inputs(y_true, p_arr, sample_weight)
-        _check_probabilities(p, "proba")
+        y, p, w = checks.binary_inputs(y_true, p_arr, sample_weight)
+        checks.check_probabilities(p, "proba")
         return _mean(_binary_log_losses(y, p), w, "log loss")
-    yc, pc, w = _multiclass_inputs(y_true, p_arr, sample_weight)
+    yc, pc, w = checks.multiclass_inputs(y_true, p_arr, sample_weight)
     return _mean(_categorical_log_losses(yc, pc), w, "log loss")
 
 
@@ -484,12 +372,12 @@ def log_loss(y_true: ArrayLike, proba: ArrayLike, sample_weight: ArrayLike | Non
 
 
 def _as_outputs(x: ArrayLike, name: str) -> FloatArray:
-    arr = _numeric(x, name)
+    arr = checks.numeric(x, name)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2:
         raise ValueError(f"{name} must have shape (n,) or (n, n_outputs), got {arr.shape}")
-    return _finite_float(arr, name)
+    return checks.finite_float(arr, name)
 
 
 def regression_metrics(
@@ -506,11 +394,11 @@ def regression_metrics(
     """
     t = _as_outputs(y_true, "y_true")
     p = _as_outputs(y_pred, "y_pred")
-    _check_length(t.shape[0], p, "y_pred")
+    checks.check_length(t.shape[0], p, "y_pred")
     if t.shape != p.shape:
         raise ValueError(f"y_true has shape {t.shape} but y_pred has shape {p.shape}")
     n = t.shape[0]
-    w = _weights(sample_weight, n)
+    w = checks.weights(sample_weight, n)
     if w is not None and float(w.sum()) == 0.0:
         _warn("regression metrics are undefined: the sample weights sum to 0")
         return dict.fromkeys(("loss", "mse", "rmse", "mae", "r2"), _NAN)
