@@ -77,7 +77,7 @@ def validate(doc: Document, overrides: list[str] | tuple[str, ...] = ()) -> Spec
     origins: dict[Path, str] = {}
     for item in overrides:
         path, value = _parse_override(item)
-        _set_path(data, path, value, item)
+        set_path(data, path, value, item)
         origins[path] = f"--set {item}"
     try:
         return Spec.model_validate(data)
@@ -123,7 +123,13 @@ def _parse_override(item: str) -> tuple[Path, Any]:
     return path, value
 
 
-def _set_path(data: dict[str, Any], path: Path, value: Any, item: str) -> None:
+def set_path(data: dict[str, Any], path: Path, value: Any, item: str) -> None:
+    """Set ``value`` at key ``path`` of plain spec data, creating the mappings on the way.
+
+    Mutates ``data``. A list index must already exist (lists are never extended) and a key path
+    through a non-mapping replaces it with a mapping. A bad path raises SpecError, worded as for
+    ``--set item`` (``item`` is the `--set` argument, or what else set the value) with the key.
+    """
     node: Any = data
     for i, part in enumerate(path[:-1]):
         nxt = path[i + 1]
@@ -150,6 +156,10 @@ def _set_path(data: dict[str, Any], path: Path, value: Any, item: str) -> None:
     elif isinstance(last, int):
         raise SpecError(f"--set {item!r}: {dotted(path[:-1])} is not a list")
     node[last] = value
+
+
+#: the old private name, still imported by expctl.spec.sweep (same package)
+_set_path = set_path
 
 
 def _get(data: Any, path: Path) -> Any:

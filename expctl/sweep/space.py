@@ -23,7 +23,7 @@ from optuna.distributions import (
 
 from expctl.errors import SpecError
 from expctl.spec import LoadedSpec, spec_from_dict
-from expctl.spec.load import _set_path
+from expctl.spec.load import set_path
 from expctl.spec.schema import Spec
 from expctl.spec.sweep import ChoiceDim, DimSpec, FloatDim, IntDim, LoadedSweep, grid_values
 
@@ -141,7 +141,7 @@ def apply(base: Mapping[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
     data = copy.deepcopy(dict(base))
     for key, value in params.items():
         path = tuple(int(p) if p.isdigit() else p for p in key.split("."))
-        _set_path(data, path, copy.deepcopy(value), f"sweep.space {key}")
+        set_path(data, path, copy.deepcopy(value), f"sweep.space {key}")
     return data
 
 
