@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from expctl.data.sources import Table, load_table
+from expctl.data.sources import load_table
+from expctl.data.table import Table
 from expctl.errors import DataError
 
 #: A numeric target with at most this many distinct integer values is taken as class labels.

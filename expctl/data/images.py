@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from expctl.data.sources import DATA_DIR_ENV, Table, _check_npz_member, resolve_path
+from expctl.data.files import DATA_DIR_ENV, check_npz_member, resolve_path
+from expctl.data.table import Table
 from expctl.errors import DataError
 
 __all__ = [
@@ -134,7 +135,7 @@ def read_keras_npz(path: Path) -> dict[str, np.ndarray]:
                     f"arrays: {', '.join(names)} (expected {', '.join(KERAS_LAYOUT)})"
                 )
             for key in KERAS_LAYOUT:
-                _check_npz_member(archive, key, path)
+                check_npz_member(archive, key, path)
         with np.load(path, allow_pickle=False) as npz:
             return {key: np.asarray(npz[key]) for key in KERAS_LAYOUT}
     except (zipfile.BadZipFile, OSError, EOFError) as exc:

@@ -9,35 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
-import os
 import zipfile
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from expctl.data.files import check_npz_member, resolve_path
+from expctl.data.table import Table
 from expctl.errors import DataError
-
-DATA_DIR_ENV = "EXPCTL_DATA_DIR"
-
-
-@dataclass(frozen=True)
-class Table:
-    """Events as arrays: features (n, d) float64, target (n,), and any auxiliary columns."""
-
-    features: np.ndarray
-    target: np.ndarray
-    feature_names: tuple[str, ...]
-    target_name: str
-    description: str
-    weight: np.ndarray | None = None
-    #: other named columns (not features, target or weight) that model.heads may predict
-    columns: dict[str, np.ndarray] = field(default_factory=dict)
-    #: the file the events come from (named in data errors); "" for generated data
-    origin: str = ""
-
 
 Loader = Callable[[Any, Path, int], Table]
 SOURCES: dict[str, Loader] = {}
@@ -62,24 +43,6 @@ def load_table(data_spec: Any, base_dir: Path, seed: int) -> Table:
             f"data.source: unknown source {data_spec.source!r}; one of {', '.join(SOURCES)}"
         ) from None
     return loader(data_spec, base_dir, seed)
-
-
-def resolve_path(path: str, base_dir: Path) -> Path:
-    """A data path as given if absolute; else relative to the spec's folder, then to $EXPCTL_DATA_DIR."""
-    given = Path(os.path.expanduser(path))
-    if given.is_absolute():
-        candidates = [given]
-    else:
-        candidates = [base_dir / given]
-        data_dir = os.environ.get(DATA_DIR_ENV)
-        if data_dir:
-            candidates.append(Path(data_dir) / given)
-    for candidate in candidates:
-        if candidate.is_file():
-            return candidate
-    tried = ", ".join(str(c) for c in candidates)
-    hint = "" if os.environ.get(DATA_DIR_ENV) else f" (set {DATA_DIR_ENV} to a folder holding it)"
-    raise DataError(f"data.path: file {path!r} not found; looked at {tried}{hint}")
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
@@ -249,30 +212,6 @@ def _parquet(spec: Any, base_dir: Path, seed: int) -> Table:
     return _from_frame(frame, spec, path)
 
 
-def _check_npz_member(archive: zipfile.ZipFile, name: str, path: Path) -> None:
-    """Refuse object arrays and headers that declare more data than the member holds."""
-    info = archive.getinfo(f"{name}.npy")
-    with archive.open(info) as fh:
-        try:
-            version = np.lib.format.read_magic(fh)
-            read_header = (
-                np.lib.format.read_array_header_1_0
-                if version == (1, 0)
-                else np.lib.format.read_array_header_2_0
-            )
-            shape, _, dtype = read_header(fh)
-        except ValueError as exc:
-            raise DataError(f"{path}: array {name!r} has a malformed header: {exc}") from None
-    if dtype.hasobject:
-        raise DataError(f"{path}: array {name!r} holds Python objects; expctl never unpickles data")
-    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
-    if declared > info.file_size:
-        raise DataError(
-            f"{path}: array {name!r} declares {declared:,} bytes but the archive member holds "
-            f"{info.file_size:,}; the file is truncated or forged"
-        )
-
-
 @register("npz")
 def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
     path = resolve_path(spec.path, base_dir)
@@ -287,7 +226,7 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
                     raise DataError(
                         f"{path}: {what}: no array {key!r}{_did_you_mean(key, names)}; arrays: {', '.join(names)}"
                     )
-                _check_npz_member(archive, key, path)
+                check_npz_member(archive, key, path)
         with np.load(path, allow_pickle=False) as npz:
             x = np.asarray(npz[spec.x])
             y = np.asarray(npz[spec.y])

@@ -1,0 +1,23 @@
+"""The raw table of events every data source returns (before splitting and standardisation)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Table:
+    """Events as arrays: features (n, d) float64, target (n,), and any auxiliary columns."""
+
+    features: np.ndarray
+    target: np.ndarray
+    feature_names: tuple[str, ...]
+    target_name: str
+    description: str
+    weight: np.ndarray | None = None
+    #: other named columns (not features, target or weight) that model.heads may predict
+    columns: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the file the events come from (named in data errors); "" for generated data
+    origin: str = ""
