@@ -23,14 +23,8 @@ from expctl.data.images import (
 )
 from expctl.errors import DataError, SpecError
 from expctl.spec import load_spec, resolved_yaml, spec_from_dict
-from expctl.spec.schema import (
-    DATA_SOURCES,
-    MODEL_INPUTS,
-    MODEL_TYPES,
-    SOURCE_LAYOUTS,
-    CnnModel,
-    MlpModel,
-)
+from expctl.spec.datasets import DATA_SOURCES, SOURCE_LAYOUTS
+from expctl.spec.models import MODEL_INPUTS, MODEL_TYPES, CnnModel, MlpModel
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_MNIST = ROOT.parent / "shared" / "datasets" / "mnist.npz"
@@ -97,7 +91,7 @@ def test_registries_cover_every_source_and_model() -> None:
     assert set(MODEL_INPUTS) == set(MODEL_TYPES)
     from expctl.models import TRUNKS
     from expctl.models.augment import AUGMENTATIONS
-    from expctl.spec.schema import AugmentSpec
+    from expctl.spec.models import AugmentSpec
 
     assert set(TRUNKS) == set(MODEL_TYPES)
     assert set(AUGMENTATIONS) == set(AugmentSpec.model_fields)

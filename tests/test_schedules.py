@@ -11,7 +11,7 @@ import pytest
 from pydantic import ValidationError
 
 # The schema first: once it imports expctl.spec.schedules itself, that order is the one that works.
-from expctl.spec import schema
+from expctl.spec import base as schema
 from expctl.spec.schedules import (
     SCHEDULES,
     ConstantSchedule,

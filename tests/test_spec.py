@@ -8,7 +8,8 @@ import pytest
 
 from expctl.errors import SpecError
 from expctl.spec import load_spec, resolved_yaml, spec_from_dict
-from expctl.spec.schema import JET_COLUMNS, MlpModel
+from expctl.spec.fields import JET_COLUMNS
+from expctl.spec.models import MlpModel
 
 ROOT = Path(__file__).resolve().parents[1]
 

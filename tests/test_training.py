@@ -11,8 +11,8 @@ keras = pytest.importorskip("keras")
 
 from expctl.models.build import INITIALIZERS, build_model  # noqa: E402
 from expctl.spec import spec_from_dict  # noqa: E402
-from expctl.spec.schema import INITIALIZERS as SPEC_INITIALIZERS  # noqa: E402
-from expctl.spec.schema import OPTIMIZERS as SPEC_OPTIMIZERS  # noqa: E402
+from expctl.spec.fields import INITIALIZERS as SPEC_INITIALIZERS  # noqa: E402
+from expctl.spec.training import OPTIMIZERS as SPEC_OPTIMIZERS  # noqa: E402
 from expctl.training import OPTIMIZERS, make_optimizer  # noqa: E402
 from expctl.training.callbacks import DivergenceStop, EpochRecorder  # noqa: E402
 from expctl.training.fit import steps_per_execution  # noqa: E402
