@@ -2,7 +2,8 @@
 
 The model is self-contained: its first layer standardises the raw features with the mean and
 variance of the training split (a fixed Normalization layer), so `model.keras` predicts on raw
-events. Trunks, heads and initializers are registries keyed by the spec's names.
+events. Trunks, heads and initializers (`expctl.models.mlp`) are registries keyed by the spec's
+names.
 """
 
 from __future__ import annotations
@@ -12,108 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from expctl.models.cnn import augment_inputs, build_cnn
+from expctl.models.mlp import INITIALIZERS, build_mlp, make_initializer, weight_regularizer
 
-#: Base spread of the `random_*` and `constant` initializers, multiplied by `initializer.scale`.
-SMALL_INIT = 0.05
-
-
-def _variance_scaling(base: float, mode: str, distribution: str) -> Callable[[float], Any]:
-    def make(scale: float) -> Any:
-        import keras
-
-        # `scale` multiplies the standard deviation, so the variance scale goes with its square.
-        return keras.initializers.VarianceScaling(
-            scale=base * scale**2, mode=mode, distribution=distribution
-        )
-
-    return make
-
-
-def _random_normal(scale: float) -> Any:
-    import keras
-
-    return keras.initializers.RandomNormal(stddev=SMALL_INIT * scale)
-
-
-def _random_uniform(scale: float) -> Any:
-    import keras
-
-    return keras.initializers.RandomUniform(minval=-SMALL_INIT * scale, maxval=SMALL_INIT * scale)
-
-
-def _constant(scale: float) -> Any:
-    import keras
-
-    # Every weight equal: units stay interchangeable (the symmetry the lecture warns about).
-    return keras.initializers.Constant(SMALL_INIT * scale)
-
-
-def _zeros(scale: float) -> Any:
-    import keras
-
-    return keras.initializers.Zeros()
-
-
-INITIALIZERS: dict[str, Callable[[float], Any]] = {
-    "glorot_uniform": _variance_scaling(1.0, "fan_avg", "uniform"),
-    "glorot_normal": _variance_scaling(1.0, "fan_avg", "truncated_normal"),
-    "he_uniform": _variance_scaling(2.0, "fan_in", "uniform"),
-    "he_normal": _variance_scaling(2.0, "fan_in", "truncated_normal"),
-    "lecun_uniform": _variance_scaling(1.0, "fan_in", "uniform"),
-    "lecun_normal": _variance_scaling(1.0, "fan_in", "truncated_normal"),
-    "random_normal": _random_normal,
-    "random_uniform": _random_uniform,
-    "constant": _constant,
-    "zeros": _zeros,
-}
-
-
-def make_initializer(spec: Any) -> Any:
-    return INITIALIZERS[spec.name](spec.scale)
-
-
-def _regularizer(l1: float, l2: float) -> Any:
-    import keras
-
-    if l1 == 0 and l2 == 0:
-        return None
-    return keras.regularizers.L1L2(l1=l1, l2=l2)
-
-
-def _activation(name: str) -> Any:
-    return "leaky_relu" if name == "leaky_relu" else name
-
-
-def build_mlp(model_spec: Any, x: Any) -> Any:
-    """Dense hidden layers, each followed by its dropout (if any)."""
-    import keras
-
-    from expctl.models import regularizers as reg
-
-    dropout, l1, l2 = (model_spec.per_layer(k) for k in ("dropout", "l1", "l2"))
-    for i, units in enumerate(model_spec.hidden):
-        common = {
-            "activation": _activation(model_spec.activation),
-            "kernel_initializer": make_initializer(model_spec.initializer),
-            "kernel_regularizer": _regularizer(l1[i], l2[i]),
-            "kernel_constraint": reg.kernel_constraint(model_spec.weight_clip, model_spec.max_norm),
-            "name": f"dense_{i + 1}",
-        }
-        if model_spec.weight_noise > 0:
-            layer = reg.NoisyDense(
-                units,
-                weight_noise=model_spec.weight_noise,
-                weight_noise_dist=model_spec.weight_noise_dist,
-                **common,
-            )
-        else:
-            layer = keras.layers.Dense(
-                units, **common
-            )  # plain Keras when no expctl layer is needed
-        x = layer(x)
-        if dropout[i] > 0:
-            x = keras.layers.Dropout(dropout[i], name=f"dropout_{i + 1}")(x)
-    return x
+__all__ = ["HEADS", "INITIALIZERS", "RAW_INPUT_STAGES", "TRUNKS", "Head", "build_model"]
 
 
 def _build_polynomial(model_spec: Any, x: Any) -> Any:
@@ -194,7 +96,7 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
         activation=head.activation,
         kernel_initializer=make_initializer(model_spec.initializer),
         # a polynomial model is this layer: its ridge penalty (`model.l2`) applies here
-        kernel_regularizer=_regularizer(0.0, getattr(model_spec, "output_l2", 0.0)),
+        kernel_regularizer=weight_regularizer(0.0, getattr(model_spec, "output_l2", 0.0)),
         dtype="float32",
         name="output",
     )(x)

@@ -11,6 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from expctl.models.mlp import build_mlp, keras_activation, make_initializer
+
 
 def _flatten() -> Any:
     import keras
@@ -58,9 +60,7 @@ def build_cnn(model_spec: Any, x: Any) -> Any:
     """Convolution blocks, a flatten or global pooling, then the dense hidden layers."""
     import keras
 
-    from expctl.models.build import _activation, build_mlp, make_initializer
-
-    activation = _activation(model_spec.activation)
+    activation = keras_activation(model_spec.activation)
     for i, layer in enumerate(model_spec.conv, start=1):
         x = keras.layers.Conv2D(
             layer.filters,
