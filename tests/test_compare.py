@@ -17,7 +17,10 @@ import yaml
 from click.testing import CliRunner
 
 from expctl.cli import COMMANDS, cli
-from expctl.runs import compare as cmp
+from expctl.evaluation import catalogue
+from expctl.runs.specfile import read_spec_file
+from expctl.views import compare as cmp
+from expctl.views import grouping
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -132,21 +135,21 @@ def test_differing_keys_are_found_automatically() -> None:
     ]
     # 1e-3 == 0.001 and 1e-4 == 0.0001: not differences; the name is never a key; a key only
     # some specs have differs.
-    assert cmp.differing_keys(specs) == ["model.hidden", "train.momentum"]
-    assert cmp.differing_keys([{"a": 1}, {"a": 1.0}]) == []
-    assert cmp.differing_keys([{"a": [1, 2]}, {"a": [1, 2.0]}, {"a": [2, 1]}]) == ["a"]
+    assert grouping.differing_keys(specs) == ["model.hidden", "train.momentum"]
+    assert grouping.differing_keys([{"a": 1}, {"a": 1.0}]) == []
+    assert grouping.differing_keys([{"a": [1, 2]}, {"a": [1, 2.0]}, {"a": [2, 1]}]) == ["a"]
 
 
 def test_seed_keys() -> None:
-    assert cmp.is_seed_key("seed") and cmp.is_seed_key("data.seed")
-    assert not cmp.is_seed_key("data.seeds") and not cmp.is_seed_key("seed.value")
+    assert grouping.is_seed_key("seed") and grouping.is_seed_key("data.seed")
+    assert not grouping.is_seed_key("data.seeds") and not grouping.is_seed_key("seed.value")
 
 
 def test_mean_and_sample_std_are_exact() -> None:
-    mean, std = cmp._mean_std([0.80, 0.82, 0.84])
+    mean, std = grouping.mean_std([0.80, 0.82, 0.84])
     assert mean == pytest.approx(0.82, abs=1e-15)
     assert std == pytest.approx(0.02, abs=1e-15)
-    assert cmp._mean_std([1.0, math.nan])[0] == 1.0 and math.isnan(cmp._mean_std([1.0])[1])
+    assert grouping.mean_std([1.0, math.nan])[0] == 1.0 and math.isnan(grouping.mean_std([1.0])[1])
 
 
 @pytest.mark.parametrize(
@@ -169,21 +172,32 @@ def test_mean_and_sample_std_are_exact() -> None:
     ],
 )
 def test_filters(text: str, row: dict[str, Any], expected: bool) -> None:
-    assert cmp.parse_filter(text).matches(row) is expected
+    assert grouping.parse_filter(text).matches(row) is expected
 
 
 @pytest.mark.parametrize("text", ["auc", "=1", "auc>>1", ">"])
 def test_bad_filters(text: str) -> None:
     with pytest.raises(ValueError, match="KEY OP VALUE"):
-        cmp.parse_filter(text)
+        grouping.parse_filter(text)
 
 
 def test_sort_directions() -> None:
-    assert cmp.default_descending("auc") and cmp.default_descending("val_accuracy")
-    assert cmp.default_descending("auc_mean") and cmp.default_descending("f1")
-    assert not cmp.default_descending("loss") and not cmp.default_descending("brier")
-    assert not cmp.default_descending("model.dropout")
-    assert not cmp.default_descending("duration_s")
+    runs = [
+        cmp.Run(Path("a"), {}, {"model.dropout": 0.1}, {"auc": 0.8, "loss": 0.4, "brier": 0.2}),
+        cmp.Run(Path("b"), {}, {"model.dropout": 0.2, "auc": 1}, {"auc": 0.9, "f1": 0.5}),
+    ]
+    table = cmp.build_table(runs, group=False)
+    grouped = cmp.build_table(runs, group=True)
+    # auc is also a spec key of run b: the metric's column is test_auc, still a metric
+    assert table.metrics["test_auc"] == "auc"
+    assert cmp.default_descending(table, "test_auc") and cmp.default_descending(table, "f1")
+    assert cmp.default_descending(grouped, "test_auc_mean")
+    assert cmp.default_descending(grouped, "test_auc")
+    assert not cmp.default_descending(table, "loss") and not cmp.default_descending(table, "brier")
+    assert not cmp.default_descending(table, "model.dropout")
+    assert not cmp.default_descending(table, "duration_s")
+    assert not cmp.default_descending(grouped, "test_auc_std")
+    assert catalogue.higher_is_better("val_accuracy") is True
     assert cmp.parse_sort("-loss") == ("loss", True)
     assert cmp.parse_sort("+auc") == ("auc", False)
     assert cmp.parse_sort("auc") == ("auc", None)
@@ -192,17 +206,17 @@ def test_sort_directions() -> None:
 def test_spec_loader_is_safe_and_reads_yaml_1_2_numbers(tmp_path: Path) -> None:
     path = tmp_path / "spec.yaml"
     path.write_text("a: 1e-3\nb: no\nc: [1, 2]\n")
-    assert cmp.load_spec(path) == {"a": 0.001, "b": "no", "c": [1, 2]}
+    assert read_spec_file(path) == {"a": 0.001, "b": "no", "c": [1, 2]}
     path.write_text("a: !!python/object/apply:os.system ['true']\n")
     with pytest.raises(ValueError, match="unreadable spec"):
-        cmp.load_spec(path)
+        read_spec_file(path)
     bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
         f"{k}: &{k} [{', '.join([f'*{p}'] * 10)}]\n"
         for p, k in zip("abcdefg", "bcdefgh", strict=True)
     )
     path.write_text(bomb)
     with pytest.raises(ValueError, match="aliases"):
-        cmp.load_spec(path)
+        read_spec_file(path)
 
 
 # ------------------------------------------------------------------------------- the command

@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from expctl.cli.options import output_dir_option
 
-if TYPE_CHECKING:
-    from matplotlib.figure import Figure
-
-    from expctl.runs.compare import Table
-
 PLOTS = ("learning_curves", "roc", "metric")
 FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-
-Warn = Callable[[str], None]
 
 
 @click.command()
@@ -28,8 +19,8 @@ Warn = Callable[[str], None]
     "--sort",
     "sort_key",
     metavar="KEY",
-    help="Sort by a column: metrics like auc/accuracy best first, others ascending; "
-    "-KEY forces descending, +KEY ascending.",
+    help="Sort by a column: a metric best first (its direction from expctl's metric catalogue; "
+    "a metric with none needs a sign), others ascending; -KEY forces descending, +KEY ascending.",
 )
 @click.option(
     "--filter",
@@ -103,12 +94,9 @@ def compare(
     deviation) and the number of runs. Unreadable, partial or running runs are listed or skipped
     with a warning.
     """
-    from expctl.errors import RunNotFoundError
-    from expctl.runs import compare as cmp
-    from expctl.runs.resolve import resolve_runs
+    from expctl.views.compare import OptionError
+    from expctl.views.compare import compare as compare_runs
 
-    if as_json:
-        fmt = "json"
     warnings: list[str] = []
 
     def warn(message: str) -> None:
@@ -121,188 +109,40 @@ def compare(
         raise click.BadParameter("--metric is for --plot metric", param_hint="--metric")
     if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
         raise click.BadParameter(f"{out}: use a .png, .pdf or .svg file name", param_hint="--out")
-    try:
-        parsed_filters = [cmp.parse_filter(text) for text in filters]
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--filter") from None
-
-    if not refs and not Path(output_dir).is_dir():
-        raise RunNotFoundError(
-            f"{output_dir}: no such directory (--output-dir); no runs to compare"
-        )
-    paths = resolve_runs(refs or (output_dir,), Path(output_dir), warn)
-    runs = cmp.load_runs(paths, warn)
-    try:
-        table = cmp.build_table(runs, parsed_filters, group=not no_group)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--filter") from None
-    if columns is None and fmt in ("table", "markdown"):
-        table = cmp.terminal_columns(table)
-    table = _arrange(table, sort_key, columns)
-
-    if not table.rows and fmt in ("table", "markdown"):
-        click.echo("no runs to compare" + (" (none passes the filters)" if runs else ""), err=True)
-    else:
-        click.echo(cmp.format_table(table, fmt), nl=False)
-    if plot is not None:
-        path = out or Path(f"compare_{plot}.png")
-        _draw(plot, table, metric, path, warn)
-        click.echo(f"figure: {path}", err=True)
-    if html_path is not None:
-        _write_html(html_path, table, warn)
-        click.echo(f"report: {html_path}", err=True)
-    if strict and warnings:
-        ctx.exit(1)
-
-
-def _arrange(table: Table, sort_key: str | None, columns: str | None) -> Table:
-    """Sort and select the columns; unknown keys are usage errors (exit 2)."""
-    from expctl.runs import compare as cmp
-
-    if sort_key:
-        try:
-            table = cmp.sort_table(table, sort_key)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--sort") from None
-    if columns:
+    names = None
+    if columns is not None:
         names = [c.strip() for c in columns.split(",") if c.strip()]
         if not names:
             raise click.BadParameter("give column names, e.g. id,auc", param_hint="--columns")
-        try:
-            table = cmp.select_columns(table, names)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--columns") from None
-    return table
-
-
-def _draw(what: str, table: Table, metric: str | None, path: Path, warn: Warn) -> None:
-    """Draw the --plot figure of the table's rows and save it atomically to `path`."""
-    from expctl.errors import BadInputError
-    from expctl.runs import atomic_save
-
-    if not table.rows:
-        raise BadInputError("no runs to plot")
-    if what == "metric":
-        figure = _metric_figure(table, metric)
-    elif what == "learning_curves":
-        figure = _learning_curves_figure(table, warn)
-    else:
-        figure = _roc_figure(table, warn)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(path, lambda tmp: figure.savefig(tmp))
-
-
-def _row_paths(row: dict[str, Any]) -> list[Path]:
-    """The run directories of a row (several for a group)."""
-    paths = row["path"] if isinstance(row["path"], list) else [row["path"]]
-    return [Path(p) for p in paths]
-
-
-def _metric_figure(table: Table, metric: str | None) -> Figure:
-    """The metric of each row (mean ± std for groups); BadInputError if there is no such metric."""
-    from expctl.errors import BadInputError
-    from expctl.runs import compare as cmp
-
-    candidates = [c for c in table.results if c not in (*cmp.EPOCH_COLUMNS, cmp.DURATION_COLUMN)]
-    name = metric or cmp.main_metric(candidates)
-    if name is None or name not in table.results:
-        raise BadInputError(
-            f"no metric {name!r} to plot"
-            + (f"; metrics: {', '.join(candidates)}" if candidates else "")
+    fmt = "json" if as_json else fmt
+    try:
+        result = compare_runs(
+            refs,
+            output_dir,
+            filters=filters,
+            sort=sort_key,
+            columns=names,
+            fmt=fmt,
+            group=not no_group,
+            warn=warn,
         )
-    points = []
-    for row in table.rows:
-        if table.grouped:
-            mean, std = row[f"{name}_mean"], row[f"{name}_std"]
-        else:
-            mean, std = row[name], float("nan")
-        points.append((cmp.row_label(table, row), mean, std))
-    return cmp.metric_figure(points, name, cmp.default_descending(name))
+    except OptionError as exc:
+        raise click.BadParameter(str(exc), param_hint=exc.option) from None
+    if not result.table.rows and fmt in ("table", "markdown"):
+        none_pass = " (none passes the filters)" if result.n_read else ""
+        click.echo(f"no runs to compare{none_pass}", err=True)
+    else:
+        click.echo(result.text, nl=False)
+    if plot is not None:
+        from expctl.views.figures import save_plot
 
+        path = out or Path(f"compare_{plot}.png")
+        save_plot(plot, result.table, metric, path, warn)
+        click.echo(f"figure: {path}", err=True)
+    if html_path is not None:
+        from expctl.views.figures import write_report
 
-def _learning_curves_figure(table: Table, warn: Warn) -> Figure:
-    """Every run's val_loss per epoch on one axis, one colour per row."""
-    from expctl.errors import BadInputError
-    from expctl.runs import compare as cmp
-
-    curves = []
-    ylabel = "val_loss"
-    for i, row in enumerate(table.rows):
-        label = cmp.row_label(table, row)
-        for run_path in _row_paths(row):
-            try:
-                column, epochs, values = cmp.read_history_column(
-                    run_path / "history.csv", ("val_loss", "loss")
-                )
-            except ValueError as exc:
-                warn(f"{exc}; left out of the learning curves")
-                continue
-            if column != "val_loss":
-                ylabel = "val_loss (loss where there is no validation)"
-            curves.append((label, i, epochs, values))
-    if not curves:
-        raise BadInputError("no run has a readable history.csv to draw")
-    return cmp.learning_curves_figure(curves, ylabel)
-
-
-def _roc_figure(table: Table, warn: Warn) -> Figure:
-    """The ROC curves of the binary runs with predictions.npz, overlaid."""
-    from expctl.errors import BadInputError
-    from expctl.evaluation import roc_auc, roc_curve
-    from expctl.plots import roc_figure
-    from expctl.runs import compare as cmp
-    from expctl.runs.predictions import load_predictions
-
-    curves = []
-    for row in table.rows:
-        label = cmp.row_label(table, row)
-        for run_path in _row_paths(row):
-            try:
-                pred = load_predictions(run_path)
-            except BadInputError as exc:
-                warn(f"{exc.message}; left out of the ROC overlay")
-                continue
-            if pred.task != "binary":
-                warn(f"{run_path}: a {pred.task} run; the ROC overlay takes binary runs only")
-                continue
-            y = pred.y_true.astype("int64")
-            fpr, tpr, _ = roc_curve(y, pred.y_score, sample_weight=pred.weight)
-            auc = roc_auc(y, pred.y_score, sample_weight=pred.weight)
-            # Runs of a group: the label and the random end of each run's id.
-            name = label if len(_row_paths(row)) == 1 else f"{label} [{run_path.name[-6:]}]"
-            curves.append({"fpr": fpr, "tpr": tpr, "label": name, "auc": auc})
-    if not curves:
-        raise BadInputError("no binary run with predictions.npz to draw a ROC curve of")
-    return roc_figure(curves)
-
-
-def _write_html(path: Path, table: Table, warn: Warn) -> None:
-    """The comparison as a self-contained HTML file (figures that cannot be drawn are left out)."""
-    import io
-
-    from expctl.errors import BadInputError
-    from expctl.reports import compare_report_html
-    from expctl.runs import atomic_write_text
-    from expctl.runs import compare as cmp
-
-    if not table.rows:
-        raise BadInputError("no runs to report")
-    figures = []
-    drawers = {
-        "learning curves (val_loss per epoch)": lambda: _learning_curves_figure(table, warn),
-        "test metric per run": lambda: _metric_figure(table, None),
-        "ROC curves (test)": lambda: _roc_figure(table, lambda _: None),
-    }
-    for caption, draw in drawers.items():
-        try:
-            figure = draw()
-        except BadInputError:
-            continue  # e.g. no binary run for the ROC overlay
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=110)
-        figures.append((caption, buffer.getvalue()))
-    header, rows, numeric = cmp.table_cells(table)
-    runs = [p for row in table.rows for p in _row_paths(row)]
-    html = compare_report_html("expctl compare", header, rows, numeric, figures, runs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, html)
+        write_report(html_path, result.table, warn)
+        click.echo(f"report: {html_path}", err=True)
+    if strict and warnings:
+        ctx.exit(1)

@@ -9,11 +9,11 @@ import click
 
 from expctl.cli.options import output_dir_option
 
-DEFAULT_WORKING_POINTS = (0.5, 0.7, 0.9)
-
 
 def _efficiencies(text: str | None) -> tuple[float, ...]:
     if text is None:
+        from expctl.views.roc import DEFAULT_WORKING_POINTS
+
         return DEFAULT_WORKING_POINTS
     try:
         values = tuple(float(v) for v in text.split(",") if v.strip())
@@ -74,73 +74,30 @@ def roc(
     RUN is a run id (or a unique prefix) in --output-dir, or the path of a run directory.
     By default the figure goes into the (first) run's plots/ folder.
     """
-    from expctl.evaluation import auc_interval, best_thresholds, roc_curve
-    from expctl.evaluation import working_points as compute_working_points
-    from expctl.runs.predictions import binary_problems, load_predictions
     from expctl.runs.resolve import resolve_run
+    from expctl.views.roc import FIGURE_SUFFIXES
+    from expctl.views.roc import roc as roc_view
 
     efficiencies = _efficiencies(working_points)
-    runs = [resolve_run(ref, Path(output_dir)) for ref in refs]
-    results: list[dict[str, Any]] = []
-    curves: list[dict[str, Any]] = []
-    for run_dir in runs:
-        problems = binary_problems(load_predictions(run_dir), signal, background)
-        for label, y, score, weight in problems:
-            interval = auc_interval(y, score, sample_weight=weight, n_boot=bootstrap)
-            fpr, tpr, _ = roc_curve(y, score, sample_weight=weight)
-            name = (
-                run_dir.name
-                if not label
-                else (f"{run_dir.name}: {label}" if len(runs) > 1 else label)
-            )
-            curves.append(
-                {
-                    "fpr": fpr,
-                    "tpr": tpr,
-                    "label": name,
-                    "auc": interval["auc"],
-                    "auc_ci68": (interval["low"], interval["high"]),
-                }
-            )
-            results.append(
-                {
-                    "run": run_dir.name,
-                    **({"curve": label} if label else {}),
-                    "auc": interval["auc"],
-                    "auc_ci68": [interval["low"], interval["high"]],
-                    "auc_interval_method": interval["method"],
-                    "working_points": compute_working_points(
-                        y, score, efficiencies, sample_weight=weight
-                    ),
-                    **best_thresholds(y, score, sample_weight=weight),
-                }
-            )
-    path = out or _default_path(runs, hep)
-    _draw(curves, path, hep)
+    if out is not None and out.suffix.lower() not in FIGURE_SUFFIXES:
+        raise click.BadParameter(f"{out}: use a .png, .pdf or .svg file name", param_hint="--out")
+    view = roc_view(
+        [resolve_run(ref, Path(output_dir)) for ref in refs],
+        hep=hep,
+        efficiencies=efficiencies,
+        signal=signal,
+        background=background,
+        bootstrap=bootstrap,
+        out=out,
+    )
     if as_json:
         from expctl.runs import to_json
 
-        click.echo(to_json({"runs": results, "figure": str(path)}), nl=False)
+        click.echo(to_json({"runs": view.results, "figure": str(view.figure)}), nl=False)
         return
-    for result in results:
+    for result in view.results:
         _print_result(result, show_points=working_points is not None)
-    click.echo(f"figure: {path}")
-
-
-def _default_path(runs: list[Path], hep: bool) -> Path:
-    stem = "rejection" if hep else "roc"
-    return runs[0] / "plots" / (f"{stem}.png" if len(runs) == 1 else f"{stem}_overlay.png")
-
-
-def _draw(curves: list[dict[str, Any]], path: Path, hep: bool) -> None:
-    from expctl.plots import rejection_ratio_figure, roc_figure
-    from expctl.runs import atomic_save
-
-    if path.suffix.lower() not in (".png", ".pdf", ".svg"):
-        raise click.BadParameter(f"{path}: use a .png, .pdf or .svg file name", param_hint="--out")
-    figure = rejection_ratio_figure(curves) if hep else roc_figure(curves)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(path, lambda tmp: figure.savefig(tmp))
+    click.echo(f"figure: {view.figure}")
 
 
 def _print_result(result: dict[str, Any], show_points: bool) -> None:
