@@ -158,10 +158,6 @@ def set_path(data: dict[str, Any], path: Path, value: Any, item: str) -> None:
     node[last] = value
 
 
-#: the old private name, still imported by expctl.spec.sweep (same package)
-_set_path = set_path
-
-
 def _get(data: Any, path: Path) -> Any:
     for part in path:
         if isinstance(data, dict):
