@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from expctl.cli import cli
-from expctl.runs.gate import Baseline, Verdict, check, default_tolerance, updated_baseline
+from expctl.views.check import Baseline, Verdict, check, default_tolerance, updated_baseline
 
 
 def _check(run: Path, baseline: Path, *args: str):
@@ -120,3 +120,36 @@ def test_check_never_imports_tensorflow(tmp_path: Path, trained_runs) -> None:
     baseline = tmp_path / "b.json"
     assert _check(trained_runs["binary"], baseline, "--update").exit_code == 0
     assert heavy_imports(["check", str(trained_runs["binary"]), "--baseline", str(baseline)]) == ""
+
+
+def test_direction_comes_from_the_catalogue() -> None:
+    from expctl.errors import BadInputError
+
+    metrics = {"auc": 0.9, "rejection_at_50": 20.0, "ks_pvalue_signal": 0.3, "brier": 0.1}
+
+    def baseline(**entries: dict) -> Baseline:
+        return Baseline.model_validate({"metrics": entries})
+
+    # no higher_is_better: the catalogue's direction (rejection: higher, brier: lower)
+    verdicts = check(
+        metrics,
+        baseline(
+            rejection_at_50={"value": 25.0, "tolerance": 1.0},
+            brier={"value": 0.05, "tolerance": 0.01},
+        ),
+        "b.json",
+    )
+    assert [(v.higher_is_better, v.passed) for v in verdicts] == [(True, False), (False, False)]
+    # a contradiction is refused, naming the catalogue's direction
+    wrong = baseline(rejection_at_50={"value": 25.0, "tolerance": 1.0, "higher_is_better": False})
+    with pytest.raises(BadInputError, match="better higher in expctl's metric catalogue"):
+        check(metrics, wrong, "b.json")
+    # a metric with no direction needs one in the baseline
+    with pytest.raises(BadInputError, match=r"'ks_pvalue_signal'.*higher_is_better"):
+        check(metrics, baseline(ks_pvalue_signal={"value": 0.2, "tolerance": 0.0}), "b.json")
+    given = baseline(ks_pvalue_signal={"value": 0.2, "tolerance": 0.0, "higher_is_better": True})
+    assert check(metrics, given, "b.json")[0].passed
+    # --update writes the catalogue's direction (fixing a stale entry)
+    again = updated_baseline(metrics, wrong)["metrics"]["rejection_at_50"]
+    assert again == {"value": 20.0, "tolerance": 1.0, "higher_is_better": True}
+    assert updated_baseline(metrics, given)["metrics"]["ks_pvalue_signal"]["higher_is_better"]

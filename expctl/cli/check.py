@@ -16,7 +16,8 @@ from expctl.cli.options import output_dir_option
     "baseline_path",
     required=True,
     type=click.Path(dir_okay=False, path_type=Path),
-    help="JSON baseline: {metrics: {NAME: {value, tolerance, higher_is_better}}}.",
+    help="JSON baseline: {metrics: {NAME: {value, tolerance}}}; which way is better comes from "
+    "expctl's metric catalogue (higher_is_better: needed only for a metric without a direction).",
 )
 @click.option(
     "--update",
@@ -29,63 +30,22 @@ def check(ref: str, baseline_path: Path, update: bool, as_json: bool, output_dir
     """Compare RUN's test metrics with a baseline.
 
     Exit 0 when no metric is worse than its baseline value by more than its tolerance, 1 when
-    one is (the table says which), 2 when the baseline is malformed or names a metric the run
-    does not have. With --update the baseline is (re)written from the run and the exit is 0.
+    one is (the table says which), 2 when the baseline is malformed, names a metric the run
+    does not have, or gives a direction that contradicts expctl's metric catalogue. With
+    --update the baseline is (re)written from the run and the exit is 0.
     """
-    from expctl.errors import BadInputError
-    from expctl.runs import atomic_write_json, read_json, to_json
-    from expctl.runs.gate import check as run_check
-    from expctl.runs.gate import parse_baseline, updated_baseline
+    from expctl.runs import to_json
     from expctl.runs.resolve import resolve_run
+    from expctl.views.check import check_run
 
-    run_dir = resolve_run(ref, Path(output_dir))
-    try:
-        metrics = read_json(run_dir / "metrics.json")
-    except ValueError as exc:
-        raise BadInputError(f"{exc} (has the run completed?)") from None
-    if not isinstance(metrics, dict):
-        raise BadInputError(f"{run_dir / 'metrics.json'}: not a JSON object")
-    source = str(baseline_path)
-    previous = None
-    if baseline_path.exists():
-        try:
-            text = baseline_path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BadInputError(f"{source}: cannot read: {exc}") from None
-        previous = parse_baseline(text, source)
-    elif not update:
-        raise BadInputError(f"{source}: no such baseline (create it with --update)")
-    if update:
-        baseline = updated_baseline(metrics, previous)
-        atomic_write_json(baseline_path, baseline)
-        click.echo(f"wrote {source}: {', '.join(baseline['metrics'])} from run {run_dir.name}")
+    result = check_run(resolve_run(ref, Path(output_dir)), baseline_path, update)
+    if result.written is not None:
+        names = ", ".join(result.written["metrics"])
+        click.echo(f"wrote {baseline_path}: {names} from run {result.run}")
         return
-    assert previous is not None
-    verdicts = run_check(metrics, previous, source)
-    failed = [v for v in verdicts if not v.passed]
     if as_json:
-        rows = [
-            {
-                "metric": v.metric,
-                "baseline": v.baseline,
-                "tolerance": v.tolerance,
-                "higher_is_better": v.higher_is_better,
-                "value": v.value,
-                "state": v.state,
-            }
-            for v in verdicts
-        ]
-        click.echo(to_json({"run": run_dir.name, "passed": not failed, "metrics": rows}), nl=False)
+        click.echo(to_json(result.as_json()), nl=False)
     else:
-        width = max(len(v.metric) for v in verdicts)
-        click.echo(f"{'metric':<{width}}  {'baseline':>10}  {'tolerance':>9}  {'run':>10}  state")
-        for v in verdicts:
-            arrow = "↑" if v.higher_is_better else "↓"
-            click.echo(
-                f"{v.metric:<{width}}  {v.baseline:>10.4g}  {v.tolerance:>9.3g}  "
-                f"{v.value:>10.4g}  {v.state} {arrow}"
-            )
-        verdict = f"FAILED: {', '.join(v.metric for v in failed)} worse" if failed else "passed"
-        click.echo(f"{run_dir.name}: {verdict}")
-    if failed:
+        click.echo(result.text(), nl=False)
+    if result.failed:
         raise click.exceptions.Exit(1)
