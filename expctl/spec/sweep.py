@@ -12,6 +12,7 @@ import difflib
 import math
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path as FsPath
 from typing import Any, Literal
@@ -19,8 +20,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from expctl.errors import SpecError
+from expctl.evaluation import catalogue
 from expctl.spec.base import Bool, Float, Int, Section, tagged
-from expctl.spec.load import LoadedSpec, _parse_override, _set_path, validate
+from expctl.spec.load import LoadedSpec, _parse_override, set_path, validate
 from expctl.spec.yamlio import Document, Path, dotted, parse_yaml
 
 #: Search methods (kept equal to expctl.sweep.samplers.SAMPLERS by a test). `bayes` is Optuna's
@@ -28,8 +30,6 @@ from expctl.spec.yamlio import Document, Path, dotted, parse_yaml
 METHODS = ("grid", "random", "bayes", "gp")
 #: Pruners fed the per-epoch validation metric (kept equal to expctl.sweep.pruners.PRUNERS).
 PRUNER_NAMES = ("none", "median", "hyperband")
-#: Metrics that are better when larger (EarlyStopping's `auto` rule, plus r2); all others minimise.
-_MAXIMISED = ("auc", "acc", "precision", "recall", "r2", "f1")
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(?:\.(?:[A-Za-z_][A-Za-z0-9_]*|[0-9]+))*$")
 #: The grid of a sweep is refused above this many points: it is a typo, not a plan.
 MAX_GRID = 100_000
@@ -106,10 +106,13 @@ class SweepSpec(Section):
     metric: str = Field(
         "val_loss",
         pattern=r"^val_[A-Za-z0-9_]+$",
-        description="a validation metric of history.csv, read at the best epoch",
+        description="a validation log of the per-epoch history (val_auc, val_loss, ...), "
+        "read at the best epoch",
     )
     direction: Literal["auto", "minimize", "maximize"] = Field(
-        "auto", description="auto: maximize auc/accuracy/precision/recall/r2/f1, else minimize"
+        "auto",
+        description="auto: the metric's better direction in expctl's metric catalogue "
+        "(maximize val_auc, val_accuracy, ...; minimize val_loss, val_mae, ...)",
     )
     repeats: Int = Field(1, ge=1, le=100, description="seeds per trial; the objective is the mean")
     pruner: Literal[PRUNER_NAMES] = "none"  # type: ignore[valid-type]
@@ -141,12 +144,15 @@ class SweepSpec(Section):
             raise ValueError(f"trials: required for method {self.method}")
         return self
 
-    @property
-    def maximize(self) -> bool:
+    def maximizes(self, heads: Iterable[str] = ()) -> bool | None:
+        """Whether the study maximises `metric`; None for `auto` on a metric with no direction.
+
+        `auto` asks the metric catalogue; `heads` are the base spec's multitask head names, so
+        that `val_<head>_auc` is recognised. A name the catalogue does not know is never guessed.
+        """
         if self.direction != "auto":
             return self.direction == "maximize"
-        name = self.metric.removeprefix("val_")
-        return any(part in name for part in _MAXIMISED)
+        return catalogue.higher_is_better(self.metric, heads)
 
     @property
     def n_trials(self) -> int:
@@ -194,6 +200,18 @@ class LoadedSweep:
     def where(self, path: Path) -> str:
         return self.doc.where(path)
 
+    @property
+    def heads(self) -> list[str]:
+        """The base spec's multitask head names (empty for a single-output model)."""
+        return [h.name for h in self.loaded.spec.heads]
+
+    @property
+    def maximize(self) -> bool:
+        """Whether the study maximises the metric (`direction`, or the catalogue's for auto)."""
+        maximize = self.sweep.maximizes(self.heads)
+        assert maximize is not None, "sweep_from_dict refuses a metric with no direction"
+        return maximize
+
 
 def load_sweep_spec(
     path: str | os.PathLike[str], overrides: list[str] | tuple[str, ...] = ()
@@ -213,7 +231,7 @@ def load_sweep_spec(
     data = copy.deepcopy(doc.data)
     for item in overrides:
         key_path, value = _parse_override(item)
-        _set_path(data, key_path, value, item)
+        set_path(data, key_path, value, item)
     return sweep_from_dict(data, Document(data, source, doc.lines), fs_path.resolve().parent)
 
 
@@ -234,6 +252,16 @@ def sweep_from_dict(data: dict[str, Any], doc: Document, base_dir: FsPath) -> Lo
         raise SpecError(
             f"invalid sweep {doc.source}:\n  " + "\n  ".join(dict.fromkeys(lines))
         ) from None
+    heads = [h.name for h in spec.heads]
+    if sweep.maximizes(heads) is None:
+        # point at `direction:` if it is written, else at the metric whose direction is unknown
+        key = "direction" if ("sweep", "direction") in doc.lines else "metric"
+        where = doc.where(("sweep", key))
+        problem = catalogue.no_direction_message(sweep.metric, "sweep.direction auto")
+        raise SpecError(
+            f"invalid sweep {doc.source}:\n  {where}: {problem} "
+            "(direction: minimize or direction: maximize)"
+        )
     loaded = LoadedSpec(spec=spec, source=doc.source, base_dir=base_dir)
     return LoadedSweep(loaded=loaded, sweep=sweep, base=copy.deepcopy(base), doc=doc)
 

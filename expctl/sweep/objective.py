@@ -1,13 +1,13 @@
-"""Train one trial: its spec, `repeats` runs under trials/, and the objective read from history.csv.
+"""Train one trial: its spec, `repeats` runs under trials/, and the objective read from each run.
 
-The objective is the validation metric at each run's best epoch (the epoch early stopping restored,
-else the epoch of lowest validation loss; see metrics.json `best_epoch`), averaged over repeats.
-Test metrics are never read: choosing on them would leak the test set into the choice.
+The objective is the validation metric of the run's history at its best epoch (the epoch early
+stopping restored, else the epoch of lowest validation loss; see `RunView.value_at_best`),
+averaged over repeats. Test metrics are never read: choosing on them would leak the test set
+into the choice.
 """
 
 from __future__ import annotations
 
-import csv
 import math
 import statistics
 from collections.abc import Callable
@@ -17,7 +17,7 @@ from typing import Any
 from optuna.trial import Trial, TrialState
 
 from expctl.errors import DataError, RunFailedError, SpecError
-from expctl.runs import atomic_write_json, read_json
+from expctl.runs import MissingColumnError, RunView, atomic_write_json, layout
 from expctl.spec.sweep import LoadedSweep
 from expctl.sweep.space import trial_loaded
 from expctl.sweep.study import FatalSweepError, Outcome
@@ -39,45 +39,41 @@ def find_runs(trials_dir: Path, name: str) -> list[Path]:
 
 
 def objective_value(run_dir: Path, metric: str) -> float:
-    """`metric` in history.csv at the run's best epoch (the last epoch if none is recorded)."""
-    with open(run_dir / "history.csv", newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    if not rows or metric not in rows[0]:
-        available = [c for c in (rows[0] if rows else {}) if c.startswith("val_")]
+    """`metric` of the run's history at its best epoch (the last epoch if none is recorded).
+
+    FatalSweepError when the history has no such column: every trial would miss it.
+    """
+    try:
+        return RunView(run_dir).value_at_best(metric)
+    except MissingColumnError as exc:
+        available = [c for c in exc.columns if c.startswith("val_")]
         raise FatalSweepError(
-            f"sweep.metric: {metric!r} is not in history.csv of {run_dir.name}; "
+            f"sweep.metric: {metric!r} is not in {layout.HISTORY} of {run_dir.name}; "
             f"validation metrics there: {', '.join(available) or 'none'}"
-        )
-    best = None
-    metrics_path = run_dir / "metrics.json"
-    if metrics_path.exists():
-        best = read_json(metrics_path).get("best_epoch")
-    row = next((r for r in rows if best is not None and int(float(r["epoch"])) == best), rows[-1])
-    text = row.get(metric) or "nan"
-    return float(text)
+        ) from None
 
 
 def mark_run(run_dir: Path, status: str, reason: str) -> None:
-    """Rewrite a trial run's status (pruned, or failed when its worker died) with the reason."""
-    path = run_dir / "status.json"
-    try:
-        data = read_json(path)
-    except ValueError:
-        data = {}
-    data.update(status=status, error=reason)
-    atomic_write_json(path, data)
+    """Rewrite a trial run's status (pruned, or failed when its worker died) with the reason.
+
+    `pruned` is a sweep's status, not one of a run's own (`expctl.runs.STATUSES`), so it is
+    written over the recorded status rather than through `RunDir.finish`.
+    """
+    view = RunView(run_dir)
+    data = {**view.recorded_status, "status": status, "error": reason}
+    atomic_write_json(view.file(layout.STATUS), data)
 
 
 def make_evaluate(
     lsweep: LoadedSweep, trials_dir: Path, echo: Echo = lambda _: None
 ) -> Callable[[Trial, dict[str, Any]], Outcome]:
     """The function a worker calls for each trial (imports the runner, hence TensorFlow)."""
-    from expctl.runner import RunHooks, _configure_keras, run
+    from expctl.runner import RunHooks, configure_keras, run
     from expctl.runs.checkpoint import CheckpointPolicy
 
     sweep = lsweep.sweep
     spec = lsweep.loaded.spec
-    _configure_keras(spec.seed)  # imports TensorFlow with its start-up chatter silenced
+    configure_keras(spec.seed)  # imports TensorFlow with its start-up chatter silenced
     import tensorflow as tf
 
     from expctl.sweep.callback import PruningCallback
@@ -131,11 +127,8 @@ def on_dead_trial(trials_dir: Path, base_name: str, repeats: int) -> Callable[[A
     def mark(trial: Any, reason: str) -> None:
         for r in range(repeats):
             for path in find_runs(trials_dir, run_name(base_name, trial.number, r, repeats)):
-                try:
-                    status = read_json(path / "status.json")
-                except ValueError:
-                    status = {}
-                if status.get("status", "running") == "running":
+                # the recorded status: a dead worker's run is `running` there (`crashed` live)
+                if RunView(path).recorded_status.get("status", "running") == "running":
                     mark_run(path, "failed", reason)
 
     return mark

@@ -23,6 +23,12 @@ from expctl.sweep.space import Space, apply, trial_spec
 
 FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run")
 
+# a sweep directory's own files (its trial runs, under trials/, are run directories; see SweepPlan)
+SWEEP_CSV = "sweep.csv"
+BEST_YAML = "best.yaml"
+SWEEP_YAML = "sweep.yaml"
+PLOTS_DIR = "plots"
+
 
 def _duration(trial: FrozenTrial) -> float | None:
     if trial.datetime_start is None or trial.datetime_complete is None:
@@ -112,7 +118,7 @@ def write_plots(
             values,
             [t.state.name for t in trials],
             sweep.metric,
-            sweep.maximize,
+            lsweep.maximize,
             title=f"{title}: optimisation history",
         ),
     )
@@ -162,11 +168,11 @@ def write_outputs(
 ) -> dict[str, Any]:
     """Write sweep.csv, best.yaml (when a trial completed) and the plots; a summary of the study."""
     rows = trial_rows(study, space)
-    write_csv(sweep_dir / "sweep.csv", rows, space)
+    write_csv(sweep_dir / SWEEP_CSV, rows, space)
     best = best_trial(study)
     if best is not None:
-        atomic_write_text(sweep_dir / "best.yaml", best_yaml(lsweep, space, best, sweep_dir.name))
-    plots = write_plots(sweep_dir / "plots", study, space, lsweep, title=sweep_dir.name)
+        atomic_write_text(sweep_dir / BEST_YAML, best_yaml(lsweep, space, best, sweep_dir.name))
+    plots = write_plots(sweep_dir / PLOTS_DIR, study, space, lsweep, title=sweep_dir.name)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1

@@ -65,7 +65,7 @@ def load_study(lsweep: LoadedSweep, info: StorageInfo, name: str, worker: int = 
     sweep = lsweep.sweep
     sampler = make_sampler(sweep.method, SamplerContext(sweep.seed, sweep.n_trials, worker))
     pruner = make_pruner(sweep.pruner, lsweep.loaded.spec.train.epochs)
-    direction = "maximize" if sweep.maximize else "minimize"
+    direction = "maximize" if lsweep.maximize else "minimize"
     try:
         study = optuna.create_study(
             storage=info.storage,
