@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import keras
 
+from expctl.errors import SpecError
+from expctl.evaluation import catalogue
 from expctl.interrupts import check
 
 
@@ -62,14 +64,22 @@ class DivergenceStop(keras.callbacks.Callback):
                 return
 
 
-def monitor_mode(monitor: str, mode: str) -> str:
-    """`mode` for a monitored log: "auto" becomes max for accuracies and AUCs, else min.
+def monitor_mode(monitor: str, mode: str, heads: Iterable[str] = (), key: str = "monitor") -> str:
+    """Keras' `mode` ("min"/"max") for a monitored log; "auto" asks the metric catalogue.
 
-    Keras' own "auto" knows `auc` and `accuracy` but not a multitask head's `signal_auc`.
+    `heads` are a multitask model's head names (so `val_signal_auc` is recognised; Keras' own
+    "auto" knows `auc` and `accuracy` but not a head's). A log the catalogue gives no direction
+    is refused (SpecError naming `key`), never guessed from its name.
     """
     if mode != "auto":
         return mode
-    return "max" if monitor.removeprefix("val_").endswith(("accuracy", "auc")) else "min"
+    better = catalogue.direction(monitor, heads)
+    if better is None:
+        raise SpecError(
+            f"{catalogue.no_direction_message(monitor, f'{key} with mode auto')} "
+            "(mode: min or mode: max)"
+        )
+    return "max" if better == "higher" else "min"
 
 
 def epoch_seed(seed: int, epoch: int, index: int) -> int:

@@ -145,11 +145,13 @@ def train(
     from expctl.training.pipeline import EpochBatches
     from expctl.training.schedules import make_schedule, steps_per_epoch
 
+    heads = [h.name for h in dataset.heads]  # Keras prefixes a head's logs with its name
     learning_rate, schedule_callbacks = make_schedule(
         train_spec.schedule,
         train_spec.optimizer.learning_rate,
         steps_per_epoch(len(dataset.train), train_spec.batch_size),
         train_spec.epochs,
+        heads=heads,
     )
     fitted = model
     if train_spec.adversarial is not None:
@@ -199,7 +201,7 @@ def train(
             monitor=es.monitor,
             patience=es.patience,
             min_delta=es.min_delta,
-            mode=monitor_mode(es.monitor, es.mode),
+            mode=monitor_mode(es.monitor, es.mode, heads, key="train.early_stopping.monitor"),
             restore_best_weights=es.restore_best,
             start_from_epoch=es.start_from_epoch,
         )

@@ -8,7 +8,7 @@ custom objects. Keras steps are optimizer iterations (batches), counted from 0 o
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -99,12 +99,13 @@ def _warmup_cosine(
 
 
 def _plateau(
-    spec: Any, base_lr: float, steps_per_epoch: int, epochs: int
+    spec: Any, base_lr: float, steps_per_epoch: int, epochs: int, heads: Sequence[str] = ()
 ) -> tuple[LearningRate, list[keras.callbacks.Callback]]:
     """A constant learning rate that a ReduceLROnPlateau callback lowers at the end of epochs.
 
     The optimizer must get a float: Keras refuses to set the learning rate of an optimizer built
-    with a schedule, so the callback would fail at its first drop.
+    with a schedule, so the callback would fail at its first drop. `heads`: a multitask model's
+    head names, for the direction of a head's log in mode auto.
     """
     import keras
 
@@ -117,7 +118,7 @@ def _plateau(
         min_delta=spec.min_delta,
         min_lr=spec.min_lr,
         cooldown=spec.cooldown,
-        mode=monitor_mode(spec.monitor, spec.mode),
+        mode=monitor_mode(spec.monitor, spec.mode, heads, key="train.schedule.monitor"),
         verbose=0,
     )
     return base_lr, [callback]
@@ -135,7 +136,7 @@ SCHEDULE_BUILDERS: dict[str, Builder] = {
 
 
 def make_schedule(
-    spec: Any, base_lr: float, steps_per_epoch: int, epochs: int
+    spec: Any, base_lr: float, steps_per_epoch: int, epochs: int, heads: Sequence[str] = ()
 ) -> tuple[LearningRate, list[keras.callbacks.Callback]]:
     """The optimizer's `learning_rate` and the callbacks to add to fit for a `train.schedule`.
 
@@ -144,6 +145,7 @@ def make_schedule(
         base_lr: `train.optimizer.learning_rate`.
         steps_per_epoch: batches per epoch, see `steps_per_epoch(n_train, batch_size)`.
         epochs: `train.epochs` (the schedule spans all of them even if early stopping ends sooner).
+        heads: a multitask model's head names (the plateau schedule's monitor may be a head's log).
 
     Returns:
         A float or a Keras LearningRateSchedule for the optimizer's constructor, and a list of
@@ -153,4 +155,7 @@ def make_schedule(
         raise ValueError(
             f"steps_per_epoch and epochs must be >= 1, got {steps_per_epoch} and {epochs}"
         )
-    return SCHEDULE_BUILDERS[spec.name](spec, float(base_lr), steps_per_epoch, epochs)
+    builder = SCHEDULE_BUILDERS[spec.name]
+    if builder is _plateau:  # the one schedule that watches a log, which may be a head's
+        return _plateau(spec, float(base_lr), steps_per_epoch, epochs, heads)
+    return builder(spec, float(base_lr), steps_per_epoch, epochs)
