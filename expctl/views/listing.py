@@ -1,0 +1,106 @@
+"""`list`: one line per run directory of a folder, read through RunView."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from expctl.evaluation import catalogue
+from expctl.runs.view import RunView, looks_like_run
+
+HEADER = ("RUN", "NAME", "STATUS", "TEST", "DURATION")
+
+
+def run_views(folder: Path) -> list[RunView]:
+    """Every run directory directly inside `folder` (partial ones too), oldest first (ids sort by
+    time). Symlinks are not followed, so a link in the folder cannot lead the listing elsewhere."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [
+        RunView(entry)
+        for entry in sorted(folder.iterdir())
+        if not entry.name.startswith(".")
+        and not entry.is_symlink()
+        and entry.is_dir()
+        and looks_like_run(entry)
+    ]
+
+
+def main_metric_text(metrics: dict[str, Any] | None) -> str:
+    """`auc 0.9123`: the run's headline metric (the catalogue's main metric it has a number for)."""
+    finite = {
+        k: v
+        for k, v in (metrics or {}).items()
+        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+    }
+    name = catalogue.main_metric(finite)
+    return "-" if name is None else f"{name} {finite[name]:.4f}"
+
+
+def duration_text(status: dict[str, Any]) -> str:
+    """`1m02.5s` or `12.5s`; `-` when the run recorded no duration."""
+    value = status.get("duration_s")
+    if not isinstance(value, int | float):
+        return "-"
+    minutes, seconds = divmod(float(value), 60)
+    return f"{int(minutes)}m{seconds:04.1f}s" if minutes else f"{seconds:.1f}s"
+
+
+@dataclass
+class Listing:
+    """What `expctl list` shows of each run, and the problems met while reading them."""
+
+    runs: list[RunView]
+
+    def records(self) -> list[dict[str, Any]]:
+        """One dict per run, as `list --json` prints it."""
+        return [
+            {
+                "id": r.id,
+                "path": str(r.path),
+                "name": r.status.get("name"),
+                "status": r.state,
+                "started_at": r.status.get("started_at"),
+                "duration_s": r.status.get("duration_s"),
+                "metrics": r.metrics,
+                "problems": r.warnings,
+            }
+            for r in self.runs
+        ]
+
+    def text(self) -> str:
+        """An aligned table: run id, name, status, main test metric, duration."""
+        rows = [
+            (
+                r.id,
+                str(r.status.get("name", "?")),
+                r.state,
+                main_metric_text(r.metrics),
+                duration_text(r.status),
+            )
+            for r in self.runs
+        ]
+        widths = [max(len(row[i]) for row in [HEADER, *rows]) for i in range(len(HEADER))]
+        lines = [
+            "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+            for row in [HEADER, *rows]
+        ]
+        return "\n".join(lines) + "\n"
+
+    @property
+    def problems(self) -> list[str]:
+        return [problem for r in self.runs for problem in r.warnings]
+
+
+def list_folder(folder: Path) -> Listing:
+    """The runs of `folder`, each read (status, metrics) once."""
+    runs = run_views(folder)
+    for run in runs:
+        _ = run.status, run.metrics  # read now, so their warnings are known
+    return Listing(runs)
+
+
+__all__ = ["HEADER", "Listing", "duration_text", "list_folder", "main_metric_text", "run_views"]
