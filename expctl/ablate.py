@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from expctl.errors import BadInputError
+from expctl.evaluation import catalogue
+from expctl.runs import MissingColumnError, RunView, layout
 
 
 @dataclass(frozen=True)
@@ -100,14 +102,13 @@ REGULARISERS: tuple[Regulariser, ...] = (
     ),
 )
 
-#: The main test metric per task (larger is better for each).
-MAIN_METRIC = {"binary": "auc", "multiclass": "accuracy", "regression": "r2"}
-#: The validation log compared per task, and whether larger is better. Not val_loss: it includes
-#: the L1/L2 penalties, so removing them would "improve" it by the penalty itself.
-VAL_METRIC = {
-    "binary": ("val_auc", True),
-    "multiclass": ("val_accuracy", True),
-    "regression": ("val_mae", False),
+#: What is compared per task: the main test metric, and the validation log read at the best
+#: epoch. Not val_loss: it includes the L1/L2 penalties, so removing them would "improve" it by
+#: the penalty itself. Which way each is better is the metric catalogue's to say.
+METRICS: dict[str, tuple[str, str]] = {
+    "binary": ("auc", "val_auc"),
+    "multiclass": ("accuracy", "val_accuracy"),
+    "regression": ("r2", "val_mae"),
 }
 
 
@@ -125,19 +126,33 @@ def _mean_sd(values: list[float]) -> tuple[float, float]:
     return statistics.fmean(finite), (statistics.stdev(finite) if len(finite) > 1 else 0.0)
 
 
+def _higher_is_better(metric: str, what: str) -> bool:
+    better = catalogue.higher_is_better(metric)
+    if better is None:
+        raise BadInputError(catalogue.no_direction_message(metric, what))
+    return better
+
+
 def summarise(
     results: dict[str, list[dict[str, float]]],
     metric: str,
     val_metric: str = "val_auc",
-    val_higher_is_better: bool = True,
+    val_higher_is_better: bool | None = None,
 ) -> list[dict[str, Any]]:
     """Rows of the ablation table, ranked: per variant the mean ± sd over seeds of the validation
     metric (at the best epoch) and the test metric, and each regulariser's effect (with it minus
-    without it, signed so that positive means it helps) with its standard error; strongest first."""
+    without it, signed so that positive means it helps) with its standard error; strongest first.
+
+    The directions of `metric` and `val_metric` come from the metric catalogue
+    (`val_higher_is_better` overrides the validation one); BadInputError for one with none.
+    """
+    if val_higher_is_better is None:
+        val_higher_is_better = _higher_is_better(val_metric, "ablate's validation metric")
     full = results["full"]
     full_val = _mean_sd([r["val"] for r in full])
     full_test = _mean_sd([r["test"] for r in full])
-    sign = 1.0 if val_higher_is_better else -1.0
+    val_sign = 1.0 if val_higher_is_better else -1.0
+    test_sign = 1.0 if _higher_is_better(metric, "ablate's test metric") else -1.0
     rows = []
     for name, runs in results.items():
         val = _mean_sd([r["val"] for r in runs])
@@ -152,9 +167,9 @@ def summarise(
         }
         if name != "full":
             n, m = len(full), len(runs)
-            row["val_effect"] = sign * (full_val[0] - val[0])
+            row["val_effect"] = val_sign * (full_val[0] - val[0])
             row["val_effect_se"] = math.sqrt(full_val[1] ** 2 / n + val[1] ** 2 / m)
-            row["test_effect"] = full_test[0] - test[0]
+            row["test_effect"] = test_sign * (full_test[0] - test[0])
             row["test_effect_se"] = math.sqrt(full_test[1] ** 2 / n + test[1] ** 2 / m)
         rows.append(row)
     ranked = sorted(
@@ -163,36 +178,65 @@ def summarise(
     return [rows[0], *ranked]
 
 
-def val_at_best(history_csv: Path, column: str, best_epoch: int | None) -> float:
-    """A validation log at the run's best epoch (its last epoch without one); NaN if absent."""
-    import pandas as pd
-
-    history = pd.read_csv(history_csv)
-    if column not in history or history.empty:
+def val_at_best(run_dir: Path, column: str) -> float:
+    """A validation log of a run at its best epoch (its last epoch without one); NaN if absent."""
+    try:
+        return RunView(run_dir).value_at_best(column)
+    except MissingColumnError:
         return math.nan
-    rows = history[history["epoch"] == best_epoch] if best_epoch else history.tail(1)
-    return float(rows[column].iloc[0]) if len(rows) else math.nan
+
+
+def _pm(value: float, spread: float) -> str:
+    if not math.isfinite(value):
+        return "-"
+    return f"{value:+.4f} ± {spread:.4f}" if math.isfinite(spread) else f"{value:+.4f}"
 
 
 @dataclass(frozen=True)
 class AblationOutcome:
+    """An ablation's directory, its ranked rows (`summarise`) and the metrics compared."""
+
     path: Path
     rows: list[dict[str, Any]]
     metric: str
     val_metric: str
 
+    @property
+    def lines(self) -> list[str]:
+        """The table `expctl ablate` prints: the full spec, then each regulariser's effects."""
+        metric, val, full = self.metric, self.val_metric, self.rows[0]
+        lines = [
+            f"full spec: {val} {full[val]:.4f} at the best epoch, test {metric} "
+            f"{full[f'test_{metric}']:.4f} ({full['seeds']} seed(s))",
+            f"{'regulariser':<18} {'effect on ' + val:>22} {'effect on test ' + metric:>24}",
+        ]
+        for row in self.rows[1:]:
+            lines.append(
+                f"{row['variant'].removeprefix('no '):<18} "
+                f"{_pm(row['val_effect'], row['val_effect_se']):>22} "
+                f"{_pm(row['test_effect'], row['test_effect_se']):>24}"
+            )
+        lines.append("(effect > 0: the regulariser helps; ranked by the validation effect)")
+        lines.append(f"ablation directory: {self.path}")
+        return lines
+
 
 def run_ablation(
-    spec_path: str,
-    output_dir: Path,
+    spec_path: str | Path,
+    output_dir: str | Path = "outputs",
     repeat: int = 1,
-    overrides: tuple[str, ...] = (),
+    overrides: tuple[str, ...] | list[str] = (),
     echo: Callable[[str], None] = lambda _: None,
 ) -> AblationOutcome:
-    """Train every variant `repeat` times (seeds seed, seed+1, ...) and write the ablation."""
+    """Train every variant `repeat` times (seeds seed, seed+1, ...) and write the ablation.
+
+    Writes `<output_dir>/<id>-ablate-<name>/`: ablation.json/.csv, plots/ablation.png and every
+    run under runs/. `echo` gets a line per run. Bad input (a spec without regularisers, data
+    that does not fit) raises before anything is written.
+    """
     from expctl.data import prepare
     from expctl.runner import check_against_data, run
-    from expctl.runs import RunDir, atomic_write_json, atomic_write_text
+    from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
     from expctl.spec import load_spec, resolved_yaml
 
     base = load_spec(spec_path, overrides)
@@ -210,8 +254,7 @@ def run_ablation(
     }
     dataset = prepare(base.spec.data, base.base_dir, base.spec.seed, base.spec.heads)
     check_against_data(base, dataset)
-    metric = MAIN_METRIC[dataset.task]
-    val_metric, val_higher = VAL_METRIC[dataset.task]
+    metric, val_metric = METRICS[dataset.task]
 
     folder = RunDir.create(Path(output_dir), f"ablate-{base.spec.name}")
     atomic_write_text(folder.file("base_spec.yaml"), resolved_yaml(base.spec))
@@ -219,16 +262,15 @@ def run_ablation(
     runs_dir = folder.path / "runs"
     for (name, _), spec in loaded.items():
         outcome = run(spec, runs_dir)
-        best = outcome.metrics.get("best_epoch")
         results[name].append(
             {
-                "val": val_at_best(outcome.run_dir / "history.csv", val_metric, best),
+                "val": val_at_best(outcome.run_dir, val_metric),
                 "test": float(outcome.metrics.get(metric, math.nan)),
                 "run": outcome.run_dir.name,
             }
         )
         echo(f"{name:<20} seed {spec.spec.seed}: test {metric} {outcome.metrics.get(metric):.4f}")
-    rows = summarise(results, metric, val_metric, val_higher)
+    rows = summarise(results, metric, val_metric)
     atomic_write_json(
         folder.file("ablation.json"),
         {
@@ -243,7 +285,9 @@ def run_ablation(
     from expctl.plots.ablation import ablation_figure
 
     figure = ablation_figure(rows, metric, val_metric, title=f"ablation of {base.spec.name}")
-    figure.savefig(folder.file("plots/ablation.png"), dpi=120)
+    atomic_save(
+        layout.plot_path(folder.path, "ablation.png"), lambda tmp: figure.savefig(tmp, dpi=120)
+    )
     return AblationOutcome(folder.path, rows, metric, val_metric)
 
 

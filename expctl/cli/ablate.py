@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from pathlib import Path
-
 import click
 
 from expctl.cli.options import output_dir_option, set_option
-
-
-def _pm(value: float, spread: float) -> str:
-    if not math.isfinite(value):
-        return "-"
-    return f"{value:+.4f} ± {spread:.4f}" if math.isfinite(spread) else f"{value:+.4f}"
 
 
 @click.command()
@@ -43,24 +34,10 @@ def ablate(
 
     outcome = run_ablation(
         spec_path,
-        Path(output_dir),
+        output_dir,
         repeat=repeat,
         overrides=overrides,
         echo=(lambda _: None) if quiet else click.echo,
     )
-    metric = outcome.metric
-    val = outcome.val_metric
-    full = outcome.rows[0]
-    click.echo(
-        f"full spec: {val} {full[val]:.4f} at the best epoch, test {metric} "
-        f"{full[f'test_{metric}']:.4f} ({full['seeds']} seed(s))"
-    )
-    click.echo(f"{'regulariser':<18} {'effect on ' + val:>22} {'effect on test ' + metric:>24}")
-    for row in outcome.rows[1:]:
-        click.echo(
-            f"{row['variant'].removeprefix('no '):<18} "
-            f"{_pm(row['val_effect'], row['val_effect_se']):>22} "
-            f"{_pm(row['test_effect'], row['test_effect_se']):>24}"
-        )
-    click.echo("(effect > 0: the regulariser helps; ranked by the validation effect)")
-    click.echo(f"ablation directory: {outcome.path}")
+    for line in outcome.lines:
+        click.echo(line)
