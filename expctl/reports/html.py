@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from expctl import __version__
+from expctl.runs import layout
+from expctl.runs.view import RunView
 
-REPORT_FILE = "report.html"
+REPORT_FILE = layout.REPORT
 #: History rows shown in full; longer histories show the first and last rows around a gap.
 MAX_HISTORY_ROWS = 200
 #: Order of the plots in a run report (others follow, alphabetically).
@@ -61,15 +63,6 @@ pre { background: var(--head); border: 1px solid var(--line); border-radius: 6px
 .error { color: #c62828; white-space: pre-wrap; }
 footer { color: var(--muted); font-size: 12px; margin-top: 36px; }
 """
-
-
-def _read_json(path: Path) -> Any:
-    from expctl.runs import read_json
-
-    try:
-        return read_json(path) if path.is_file() else None
-    except ValueError:
-        return None
 
 
 def _number(value: Any) -> str:
@@ -175,19 +168,18 @@ def _all_metrics(metrics: dict[str, Any]) -> str:
                         rows.append((f"{head}.{k}", _number(v)))
         elif isinstance(value, list):
             rows.append(
-                (key, escape(str(value)) if len(str(value)) < 200 else "(see metrics.json)")
+                (key, escape(str(value)) if len(str(value)) < 200 else f"(see {layout.METRICS})")
             )
         elif not isinstance(value, dict):
             rows.append((key, _number(value)))
     return _table(("metric", "value"), rows, (False, True))
 
 
-def _history_table(run_dir: Path) -> str:
-    from expctl.export.common import read_history
-
-    history = read_history(run_dir / "history.csv")
+def _history_table(view: RunView) -> str:
+    # an empty cell (NaN) shows as a dash, as a cell the row lacks
+    history = [{k: v for k, v in row.items() if not math.isnan(v)} for row in view.history]
     if not history:
-        return '<p class="sub">no history.csv</p>'
+        return f'<p class="sub">no {layout.HISTORY}</p>'
     columns: list[str] = []
     for row in history:
         columns += [k for k in row if k not in columns]
@@ -195,19 +187,19 @@ def _history_table(run_dir: Path) -> str:
     if len(history) > MAX_HISTORY_ROWS:
         half = MAX_HISTORY_ROWS // 2
         shown = [*history[:half], {}, *history[-half:]]
-    rows = [
-        [
-            ("…" if not row else (str(int(row[c])) if c == "epoch" else _number(row.get(c))))
-            for c in columns
-        ]
-        for row in shown
-    ]
+    rows = [[("…" if not row else _history_cell(row, c)) for c in columns] for row in shown]
     return f'<div class="scroll">{_table(columns, rows, [True] * len(columns))}</div>'
 
 
-def _plots(run_dir: Path) -> str:
-    folder = run_dir / "plots"
-    files = sorted(folder.glob("*.png")) if folder.is_dir() else []
+def _history_cell(row: dict[str, float], column: str) -> str:
+    value = row.get(column)
+    if column == "epoch" and value is not None:
+        return str(int(value))
+    return _number(value)
+
+
+def _plots(view: RunView) -> str:
+    files = [p for p in view.plots if p.suffix == ".png"]
     files.sort(key=lambda p: (PLOT_ORDER.index(p.name) if p.name in PLOT_ORDER else 99, p.name))
     if not files:
         return '<p class="sub">no plots</p>'
@@ -218,13 +210,17 @@ def _plots(run_dir: Path) -> str:
 
 def run_report_html(run_dir: Path) -> str:
     """The HTML report of one run directory (works for failed and partial runs too)."""
-    run_dir = Path(run_dir)
-    status = _read_json(run_dir / "status.json") or {}
-    metrics = _read_json(run_dir / "metrics.json") or {}
-    data = _read_json(run_dir / "data.json") or {}
-    env = _read_json(run_dir / "environment.json") or {}
-    spec_path = run_dir / "spec.yaml"
-    spec_text = spec_path.read_text(encoding="utf-8") if spec_path.is_file() else "(no spec.yaml)"
+    view = RunView(run_dir)
+    run_dir = view.path
+    # as recorded: the run writes its report itself, before its final status
+    status = view.recorded_status
+    metrics = view.metrics or {}
+    data = view.data or {}
+    env = view.environment or {}
+    spec_path = view.file(layout.SPEC)
+    spec_text = (
+        spec_path.read_text(encoding="utf-8") if spec_path.is_file() else f"(no {layout.SPEC})"
+    )
     state = str(status.get("status", "unknown"))
     name = str(status.get("name", run_dir.name))
     duration = status.get("duration_s")
@@ -261,11 +257,11 @@ def run_report_html(run_dir: Path) -> str:
         _metric_cards(metrics, str(data.get("task", ""))) if metrics else "",
         f'<table class="kv">{rows}</table>',
         "<h2>Plots</h2>",
-        _plots(run_dir),
+        _plots(view),
         "<h2>Test metrics</h2>",
-        _all_metrics(metrics) if metrics else '<p class="sub">no metrics.json</p>',
+        _all_metrics(metrics) if metrics else f'<p class="sub">no {layout.METRICS}</p>',
         "<h2>History</h2>",
-        _history_table(run_dir),
+        _history_table(view),
         "<h2>Resolved spec</h2>",
         f"<pre>{escape(spec_text)}</pre>",
     ]
