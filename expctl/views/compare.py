@@ -55,6 +55,7 @@ POINT_METRICS = (
     "train_error",
     "bias2_plus_noise",
     "bias2",
+    "expected_error_noiseless",
     "noise",
     "variance",
     "residual",
