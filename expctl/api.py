@@ -1,64 +1,83 @@
-"""The Python API for notebooks: `expctl.run(...)` trains, `expctl.load_run(...)` reads a run.
+"""The Python API for notebooks: what the command line offers, as functions.
 
     import expctl
     run = expctl.run("experiments/quickstart.yaml", train__epochs=5, model__dropout=0.3)
     run.metrics["auc"], run.history[["epoch", "val_loss"]]
     old = expctl.load_run("20261125-1015")          # an id, a unique prefix, or a path
+    bv = expctl.biasvar("experiments/poly.yaml", members=5, scan="model.degree=[1,2,4]")
+    ab = expctl.ablate("experiments/quickstart.yaml", repeat=2)
 
-Importing this module is cheap; TensorFlow is imported only when `run` trains.
+Each function calls the same core function as its command (`expctl run`, `biasvar`, `ablate`).
+Importing this module is cheap; TensorFlow is imported only when a function trains.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["Run", "load_run", "run"]
+from expctl.errors import BadInputError
+from expctl.runs import RunView
+
+if TYPE_CHECKING:
+    from expctl.ablate import AblationOutcome
+    from expctl.biasvar import BiasvarOutcome
+
+__all__ = ["Run", "ablate", "biasvar", "load_run", "run"]
+
+PathLike = str | os.PathLike[str]
 
 
-@dataclass
 class Run:
     """A run directory, read: its resolved spec, status, test metrics, history and predictions.
 
-    `history` (a pandas DataFrame, one row per epoch) and `predictions` (the arrays of
-    predictions.npz: y_true, y_score, ...) are read when first used.
+    A thin layer over `expctl.runs.RunView` (`run.view`): `history` is a pandas DataFrame (one
+    row per epoch) and `predictions` the arrays of the run's predictions (y_true, y_score, ...),
+    each read when first used.
     """
 
-    path: Path
-    spec: dict[str, Any]
-    status: dict[str, Any]
-    metrics: dict[str, Any] = field(default_factory=dict)
-    data: dict[str, Any] = field(default_factory=dict)
+    def __init__(self, path: PathLike) -> None:
+        self.view = RunView(path)
+        self.path = self.view.path
 
     @property
     def id(self) -> str:
         return self.path.name
 
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The resolved spec as plain data (read with the hardened loader)."""
+        return self.view.spec or {}
+
+    @property
+    def status(self) -> dict[str, Any]:
+        """The run's status, `running` shown as `crashed` when its process is gone."""
+        return self.view.status
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        return self.view.metrics or {}
+
+    @property
+    def data(self) -> dict[str, Any]:
+        """The dataset's summary and fingerprint."""
+        return self.view.data or {}
+
     @cached_property
     def history(self) -> Any:
-        import pandas as pd
-
-        path = self.path / "history.csv"
-        return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+        return self.view.history_frame()
 
     @cached_property
     def predictions(self) -> dict[str, Any]:
-        import numpy as np
-
-        path = self.path / "predictions.npz"
-        if not path.is_file():
-            return {}
-        with np.load(path, allow_pickle=False) as npz:
-            return {k: npz[k] for k in npz.files}
+        return self.view.prediction_arrays()
 
     @property
     def report(self) -> Path:
-        """report.html: open it in a browser (or IPython.display.IFrame in a notebook)."""
-        return self.path / "report.html"
+        """The run's HTML report: open it in a browser (or IPython.display.IFrame in a notebook)."""
+        return self.view.report
 
     def __repr__(self) -> str:
         shown = {k: self.metrics[k] for k in ("auc", "accuracy", "rmse", "r2") if k in self.metrics}
@@ -66,25 +85,17 @@ class Run:
         return f"Run({self.id!r}, status={self.status.get('status')!r}{', ' if numbers else ''}{numbers})"
 
 
-def load_run(run: str | os.PathLike[str], output_dir: str | os.PathLike[str] = "outputs") -> Run:
-    """Read a run directory, named by a run id, a unique id prefix (in `output_dir`) or a path."""
-    import yaml
+def load_run(run: PathLike, output_dir: PathLike = "outputs") -> Run:
+    """Read a run directory, named by a run id, a unique id prefix (in `output_dir`) or a path.
 
-    from expctl.runs import read_json, resolve_run
+    RunNotFoundError when nothing matches; BadInputError when its status or spec is unreadable.
+    """
+    from expctl.runs import resolve_run
 
-    path = resolve_run(os.fspath(run), Path(output_dir))
-
-    def optional(name: str) -> dict[str, Any]:
-        file = path / name
-        return read_json(file) if file.is_file() else {}
-
-    return Run(
-        path=path,
-        spec=yaml.safe_load((path / "spec.yaml").read_text(encoding="utf-8")),
-        status=read_json(path / "status.json"),
-        metrics=optional("metrics.json"),
-        data=optional("data.json"),
-    )
+    loaded = Run(resolve_run(os.fspath(run), Path(output_dir)))
+    if not loaded.view.recorded_status or loaded.view.spec is None:
+        raise BadInputError(f"cannot read run {loaded.path}: " + "; ".join(loaded.view.warnings))
+    return loaded
 
 
 def _override_items(overrides: dict[str, Any]) -> list[str]:
@@ -92,9 +103,13 @@ def _override_items(overrides: dict[str, Any]) -> list[str]:
     return [f"{key.replace('__', '.')}={json.dumps(value)}" for key, value in overrides.items()]
 
 
+def _echo(quiet: bool) -> Any:
+    return (lambda _: None) if quiet else print
+
+
 def run(
-    spec: str | os.PathLike[str] | dict[str, Any] | Any,
-    output_dir: str | os.PathLike[str] = "outputs",
+    spec: PathLike | dict[str, Any] | Any,
+    output_dir: PathLike = "outputs",
     *,
     overrides: list[str] | tuple[str, ...] = (),
     quiet: bool = True,
@@ -118,5 +133,63 @@ def run(
         loaded = LoadedSpec(
             spec=spec_from_dict(data, "<python>", items), source="<python>", base_dir=Path.cwd()
         )
-    outcome = run_spec(loaded, Path(output_dir), echo=(lambda _: None) if quiet else print)
+    outcome = run_spec(loaded, Path(output_dir), echo=_echo(quiet))
     return load_run(outcome.run_dir)
+
+
+def biasvar(
+    spec: PathLike,
+    output_dir: PathLike = "outputs",
+    *,
+    members: int = 10,
+    scan: str | None = None,
+    train_sizes: str | None = None,
+    workers: int = 1,
+    resample: str = "auto",
+    smoke: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    quiet: bool = True,
+    **keys: Any,
+) -> BiasvarOutcome:
+    """Split the test error of a spec file into bias², variance (and noise), as `expctl biasvar`.
+
+    `scan` is `KEY=[V1, V2, ...]` (one spec key), `train_sizes` `F1,F2,...` (fractions of the
+    training split); keys are overridden as in `run`. Returns the experiment's directory, its
+    points (one decomposition each) and how many member runs failed.
+    """
+    from expctl.biasvar import run_biasvar
+
+    return run_biasvar(
+        os.fspath(spec),
+        Path(output_dir),
+        members=members,
+        scan=scan,
+        train_sizes=train_sizes,
+        workers=workers,
+        resample=resample,
+        overrides=[*overrides, *_override_items(keys)],
+        smoke=smoke,
+        echo=_echo(quiet),
+    )
+
+
+def ablate(
+    spec: PathLike,
+    output_dir: PathLike = "outputs",
+    *,
+    repeat: int = 1,
+    overrides: list[str] | tuple[str, ...] = (),
+    quiet: bool = True,
+    **keys: Any,
+) -> AblationOutcome:
+    """Run a spec file, then with each regulariser it uses switched off, and rank them, as
+    `expctl ablate`; keys are overridden as in `run`."""
+    from expctl.ablate import run_ablation
+
+    return run_ablation(
+        os.fspath(spec),
+        Path(output_dir),
+        repeat=repeat,
+        overrides=[*overrides, *_override_items(keys)],
+        echo=_echo(quiet),
+    )

@@ -1,4 +1,4 @@
-"""A text progress bar with an estimated time left, for sweeps and biasvar members.
+"""Progress text: a bar with an estimated time left (sweeps, biasvar members), a line per epoch.
 
 One line per finished item (no terminal control codes), so it reads the same in a terminal, a
 log file and CI: `[#######-------------] 7/20  0:42 elapsed, ~1:18 left`.
@@ -49,3 +49,26 @@ class Progress:
         left = elapsed / mine * (self.total - done)
         tail = "done" if done >= self.total else f"~{_clock(left)} left"
         return f"{bar}  {_clock(elapsed)} elapsed, {tail}"
+
+
+def progress_line(row: dict[str, float], epochs: int) -> str:
+    """One line per epoch: the losses, the main validation metrics, the learning rate, the time."""
+    width = len(str(epochs))
+    parts = [f"epoch {int(row['epoch']):>{width}}/{epochs}"]
+    main = ("loss", "val_loss", "accuracy", "val_accuracy", "val_auc", "val_mae")
+    heads = [
+        k
+        for k in row
+        if k.startswith("val_") and k.endswith(("_accuracy", "_auc", "_mae")) and k not in main
+    ]
+    for key in (*main, *heads):
+        if key in row:
+            parts.append(f"{key} {row[key]:.4f}")
+    if "sparsity" in row:
+        parts.append(f"sparsity {row['sparsity']:.3f}")
+    parts.append(f"lr {row['learning_rate']:.2e}")
+    parts.append(f"{row['epoch_time_s']:.1f}s")
+    return "  ".join(parts)
+
+
+__all__ = ["Progress", "progress_line"]

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from expctl.cli import cli
 from expctl.data.dataset import Split
+from expctl.evaluation.tasks import evaluate
 from expctl.models.regularizers import ClipWeights, make_loss
-from expctl.runner import adversarial_evaluation, evaluate
 from expctl.spec.base import Section
 from expctl.spec.techniques import AdversarialSpec, PruningSpec
 from expctl.training.adversarial import (
@@ -22,6 +22,7 @@ from expctl.training.adversarial import (
     fgsm_perturb,
     input_scale,
 )
+from expctl.training.predict import adversarial_evaluation
 from expctl.training.pruning import (
     MagnitudePruning,
     polynomial_sparsity,
@@ -487,7 +488,7 @@ def test_spec_end_before_start_message_and_epoch_problems() -> None:
 
 
 def test_robustness_scan_starts_clean_and_repeats_the_single_attack() -> None:
-    from expctl.runner import robustness_scan
+    from expctl.training.predict import robustness_scan
 
     model = _logistic()
     x, y = _data(n=200)

@@ -70,3 +70,34 @@ def test_run_a_spec_file(write_spec, tmp_path: Path) -> None:
     run = expctl.run(write_spec(), output_dir=tmp_path / "out", train__epochs=1)
     assert run.path.parent == tmp_path / "out"
     assert run.metrics["epochs_trained"] == 1
+
+
+def test_api_names_stay_functions_after_their_subpackages_are_imported() -> None:
+    # a module and a package share the API's names
+    import expctl.ablate
+    import expctl.biasvar.worker
+
+    assert callable(expctl.biasvar) and callable(expctl.ablate)
+    assert expctl.biasvar.__module__ == "expctl.api" and expctl.ablate.__module__ == "expctl.api"
+
+
+def test_biasvar_calls_the_command_core(tmp_path: Path) -> None:
+    spec = tmp_path / "poly.yaml"
+    spec.write_text(
+        "name: poly\nseed: 2\n"
+        "data: {source: polynomial, n_samples: 60, coefficients: [0, 1, -1], sigma: 0.3}\n"
+        "model: {type: polynomial, degree: 2}\n"
+        "train: {optimizer: {name: adam, learning_rate: 0.05}, batch_size: 32, epochs: 2}\n"
+    )
+    outcome = expctl.biasvar(spec, tmp_path / "out", members=2, train__epochs=1)
+    assert outcome.path.parent == tmp_path / "out" and outcome.failed_members == 0
+    (point,) = outcome.points
+    assert point["members"] == 2 and point["variance"] >= 0
+    assert expctl.load_run(outcome.path).status["kind"] == "biasvar"
+
+
+def test_ablate_calls_the_command_core(write_spec, tmp_path: Path) -> None:
+    outcome = expctl.ablate(write_spec(), tmp_path / "out", train__epochs=1)
+    assert outcome.path.parent == tmp_path / "out"
+    variants = [row["variant"] for row in outcome.rows]
+    assert variants[0] == "full" and len(variants) == 3  # TINY has dropout and l2

@@ -246,12 +246,12 @@ def test_multiclass_and_regression_runs(write_spec, tmp_path: Path) -> None:
 def test_a_failing_run_is_marked_failed_and_keeps_its_files(
     write_spec, tmp_path: Path, monkeypatch
 ) -> None:
-    import expctl.runner
+    import expctl.runner.pipeline
 
     def broken(*args, **kwargs):
         raise RuntimeError("evaluation exploded")
 
-    monkeypatch.setattr(expctl.runner, "evaluate", broken)
+    monkeypatch.setattr(expctl.runner.pipeline, "evaluate", broken)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", str(write_spec()), "--output-dir", str(out), "-q"])
     assert result.exit_code == 1

@@ -105,10 +105,11 @@ def test_a_signal_while_a_figure_is_drawn_ends_the_run_interrupted_after_that_fi
     import json
 
     from expctl import runner
+    from expctl.runner import pipeline
     from expctl.spec import load_spec
 
     saved: list[str] = []
-    save_figure = runner._save_figure
+    save_figure = pipeline._save_figure
 
     def save_and_signal(path, figure) -> None:
         saved.append(path.name)
@@ -116,7 +117,7 @@ def test_a_signal_while_a_figure_is_drawn_ends_the_run_interrupted_after_that_fi
             _send()
         save_figure(path, figure)
 
-    monkeypatch.setattr(runner, "_save_figure", save_and_signal)
+    monkeypatch.setattr(pipeline, "_save_figure", save_and_signal)
     out = tmp_path / "out"
     with pytest.raises(Interrupted):
         runner.run(load_spec(write_spec()), out)

@@ -163,7 +163,7 @@ def test_disk_full_marks_the_run_failed_naming_the_path(
 ) -> None:
     import errno
 
-    import expctl.runner
+    import expctl.runner.pipeline
     from expctl.runs import store
 
     real = store.atomic_save
@@ -173,7 +173,7 @@ def test_disk_full_marks_the_run_failed_naming_the_path(
             raise OSError(errno.ENOSPC, "No space left on device", str(path))
         real(path, write)
 
-    monkeypatch.setattr(expctl.runner, "atomic_save", full)
+    monkeypatch.setattr(expctl.runner.pipeline, "atomic_save", full)
     out = tmp_path / "out"
     result = CliRunner().invoke(cli, ["run", str(write_spec()), "--output-dir", str(out), "-q"])
     assert result.exit_code == 1, result.output

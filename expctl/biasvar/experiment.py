@@ -30,14 +30,15 @@ from expctl import __version__
 from expctl.biasvar.worker import MemberResult, MemberTask, init_worker, train_member
 from expctl.errors import RunFailedError, SpecError
 from expctl.evaluation.biasvar import decompose, verdict, zero_one
-from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text
+from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text, layout
 from expctl.runs.store import utc_now
+from expctl.runs.view import BIASVAR_KIND
 
 Echo = Callable[[str], None]
 
-#: The marker in status.json that tells views this directory is a bias/variance experiment.
-KIND = "biasvar"
-#: Order of the columns of decomposition.csv (those a point has).
+#: The marker in the status file that tells views this directory is a bias/variance experiment.
+KIND = BIASVAR_KIND
+#: Order of the columns of the decomposition CSV (those a point has).
 COLUMNS = (
     "scan_key",
     "scan_value",
@@ -327,6 +328,8 @@ def _dataset_info(point: Point) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class BiasvarOutcome:
+    """A finished experiment: its directory, one decomposition per point, failed member runs."""
+
     path: Path
     points: list[dict[str, Any]]
     failed_members: int
@@ -342,11 +345,21 @@ def run_biasvar(
     workers: int = 1,
     resample: str = "auto",
     overrides: Sequence[str] = (),
+    smoke: bool = False,
     echo: Echo = lambda _: None,
 ) -> BiasvarOutcome:
-    """Validate, train every member, decompose and write `<output_dir>/<biasvar-id>/`."""
+    """Validate, train every member, decompose and write `<output_dir>/<biasvar-id>/`.
+
+    `smoke`: 2 members per point, each with tiny data and one epoch (the same code path).
+    SpecError/DataError (exit 2) before anything is written.
+    """
     from expctl.spec import load_spec, resolved_yaml
 
+    if smoke:
+        from expctl.spec.smoke import smoke_overrides
+
+        overrides = (*overrides, *smoke_overrides(load_spec(spec_path, overrides).spec))
+        members = 2
     if members < 2:
         raise SpecError("--members: a decomposition needs at least 2 members")
     parsed_scan = parse_scan(scan) if scan else None
@@ -354,42 +367,33 @@ def run_biasvar(
     if resample not in RESAMPLING:
         raise SpecError(f"--resample: {resample!r} is not one of {', '.join(RESAMPLING)}")
     points = plan_points(spec_path, overrides, parsed_scan, sizes)
-    methods = {resampling(resample, p.loaded.spec.data.source) for p in points}
+    methods = sorted({resampling(resample, p.loaded.spec.data.source) for p in points})
     base = points[0].loaded
-    # the directory's spec.yaml is the spec as given (with --set), before any scan value
+    # the directory's spec is the spec as given (with --set), before any scan value
     base_spec = base if parsed_scan is None else load_spec(spec_path, overrides)
     info = [_dataset_info(p) for p in points]
 
     run_dir = RunDir.create(Path(output_dir), f"biasvar-{base.spec.name[:40]}")
     started = time.perf_counter()
     status: dict[str, Any] = {
-        "kind": KIND,
-        "status": "running",
-        "run_id": run_dir.id,
-        "name": base.spec.name,
-        "started_at": utc_now(),
-        "ended_at": None,
-        "duration_s": None,
-        "error": None,
-        "pid": os.getpid(),
-        "expctl_version": __version__,
+        **_running(run_dir, base.spec.name),
         "members": members,
         "workers": workers,
         "scan_key": parsed_scan[0] if parsed_scan else None,
         "scan_values": parsed_scan[1] if parsed_scan else None,
         "train_sizes": sizes if train_sizes else None,
         "n_points": len(points),
-        "resample": sorted(methods)[0] if len(methods) == 1 else sorted(methods),
+        "resample": methods[0] if len(methods) == 1 else methods,
     }
-    atomic_write_text(run_dir.file("spec.yaml"), resolved_yaml(base_spec.spec))
-    atomic_write_json(run_dir.file("status.json"), status)
+    atomic_write_text(run_dir.file(layout.SPEC), resolved_yaml(base_spec.spec))
+    atomic_write_json(run_dir.file(layout.STATUS), status)
 
     def finish(state: str, error: str | None = None, **extra: Any) -> None:
         duration = round(time.perf_counter() - started, 3)
         status.update(status=state, ended_at=utc_now(), duration_s=duration, error=error, **extra)
-        atomic_write_json(run_dir.file("status.json"), status)
+        atomic_write_json(run_dir.file(layout.STATUS), status)
 
-    members_dir = run_dir.file("members")
+    members_dir = run_dir.file(layout.MEMBERS)
     members_dir.mkdir()
     tasks = _tasks(points, members, members_dir, resample)
     echo(
@@ -398,14 +402,7 @@ def run_biasvar(
     )
     try:
         results = _run_members(tasks, workers, echo)
-        rows = []
-        for point, point_info in zip(points, info, strict=True):
-            mine = [r for r in results if r.point == point.index]
-            row = decompose_point(point, mine, point_info)
-            if parsed_scan:
-                row = {"scan_key": parsed_scan[0], **row}
-            rows.append(row)
-        _mark_best(rows)
+        rows = _decompose(points, info, results, parsed_scan)
         failed = sum(r.status != "completed" for r in results)
         write_outputs(run_dir.path, rows, results, points, base.spec.name, parsed_scan)
     except KeyboardInterrupt:
@@ -416,6 +413,40 @@ def run_biasvar(
         raise
     finish("completed", failed_members=failed)
     return BiasvarOutcome(run_dir.path, rows, failed)
+
+
+def _running(run_dir: RunDir, name: str) -> dict[str, Any]:
+    """The status of a bias/variance experiment that starts now (its `kind` marks it for views)."""
+    return {
+        "kind": KIND,
+        "status": "running",
+        "run_id": run_dir.id,
+        "name": name,
+        "started_at": utc_now(),
+        "ended_at": None,
+        "duration_s": None,
+        "error": None,
+        "pid": os.getpid(),
+        "expctl_version": __version__,
+    }
+
+
+def _decompose(
+    points: list[Point],
+    info: list[dict[str, Any]],
+    results: list[MemberResult],
+    scan: tuple[str, list[Any]] | None,
+) -> list[dict[str, Any]]:
+    """Each point's decomposition from its members' results, the best point marked."""
+    rows = []
+    for point, point_info in zip(points, info, strict=True):
+        mine = [r for r in results if r.point == point.index]
+        row = decompose_point(point, mine, point_info)
+        if scan:
+            row = {"scan_key": scan[0], **row}
+        rows.append(row)
+    _mark_best(rows)
+    return rows
 
 
 def _mark_best(rows: list[dict[str, Any]]) -> None:
@@ -438,9 +469,9 @@ def write_outputs(
     """decomposition.json/.csv, members.csv and the figures."""
     from expctl.plots.biasvar import bias_variance_figure, capacity_figure, learning_curve_figure
 
-    atomic_write_json(path / "decomposition.json", {"points": rows})
-    atomic_write_text(path / "decomposition.csv", _csv(rows))
-    atomic_write_text(path / "members.csv", _members_csv(results, points))
+    atomic_write_json(path / layout.DECOMPOSITION, {"points": rows})
+    atomic_write_text(path / layout.DECOMPOSITION_CSV, _csv(rows))
+    atomic_write_text(path / layout.MEMBERS_CSV, _members_csv(results, points))
     figures = {"bias_variance.png": bias_variance_figure(rows, title=f"{name}: bias and variance")}
     if scan:
         figures["capacity.png"] = capacity_figure(rows, scan[0], title=name)
@@ -449,7 +480,7 @@ def write_outputs(
             rows, scan[0] if scan else None, title=name
         )
     for file, figure in figures.items():
-        atomic_save(path / "plots" / file, lambda tmp, fig=figure: fig.savefig(tmp))
+        atomic_save(layout.plot_path(path, file), lambda tmp, fig=figure: fig.savefig(tmp))
 
 
 def _cell(value: Any) -> Any:

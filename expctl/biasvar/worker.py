@@ -64,10 +64,10 @@ def init_worker(threads: int) -> None:
     for name in ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS"):
         os.environ[name] = str(threads)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    from expctl.runner import _native_stderr_silenced
+    from expctl.runner import native_stderr_silenced
 
     # TensorFlow's C++ start-up lines ignore the log level; `run` hides them the same way
-    with _native_stderr_silenced(os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"):
+    with native_stderr_silenced(os.environ["TF_CPP_MIN_LOG_LEVEL"] != "0"):
         import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -93,12 +93,13 @@ def train_member(task: MemberTask) -> MemberResult:
 
     from expctl.data import Split
     from expctl.errors import RunFailedError
-    from expctl.runner import RunHooks, _configure_keras, run
+    from expctl.runner import RunHooks, configure_keras, run
+    from expctl.runs import RunView
     from expctl.spec import LoadedSpec, spec_from_dict
 
     spec = spec_from_dict(task.spec, task.source)
     # TensorFlow is imported here, before the callback below needs Keras: quietly, as `run` would
-    _configure_keras(spec.seed)
+    configure_keras(spec.seed)
     # each member builds a new model, so Keras retraces its predict function: expected, not news
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     loaded = LoadedSpec(spec=spec, source=task.source, base_dir=Path(task.base_dir))
@@ -132,8 +133,8 @@ def train_member(task: MemberTask) -> MemberResult:
         outcome = run(loaded, Path(task.members_dir), hooks=hooks)
     except RunFailedError as exc:
         return MemberResult(task.point, task.member, "failed", None, error=exc.message)
-    with np.load(outcome.run_dir / "predictions.npz", allow_pickle=False) as npz:
-        y_test, score_test = npz["y_true"], npz["y_score"]
+    arrays = RunView(outcome.run_dir).prediction_arrays()
+    y_test, score_test = arrays["y_true"], arrays["y_score"]
     return MemberResult(
         point=task.point,
         member=task.member,

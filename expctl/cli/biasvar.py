@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -72,13 +70,8 @@ def biasvar(
     1 if the experiment failed.
     """
     from expctl.biasvar import run_biasvar
+    from expctl.views.biasvar import summary_lines
 
-    if smoke:
-        from expctl.spec import load_spec
-        from expctl.spec.smoke import smoke_overrides
-
-        overrides = (*overrides, *smoke_overrides(load_spec(spec_path, overrides).spec))
-        members = 2
     outcome = run_biasvar(
         spec_path,
         Path(output_dir),
@@ -88,6 +81,7 @@ def biasvar(
         workers=workers,
         resample=resample,
         overrides=overrides,
+        smoke=smoke,
         echo=(lambda _: None) if quiet else click.echo,
     )
     for line in summary_lines(outcome.points):
@@ -95,24 +89,3 @@ def biasvar(
     if outcome.failed_members:
         click.echo(f"warning: {outcome.failed_members} member run(s) failed", err=True)
     click.echo(f"biasvar directory: {outcome.path}")
-
-
-def _fmt(value: Any) -> str:
-    if isinstance(value, float):
-        return "-" if not math.isfinite(value) else f"{value:.4g}"
-    return "-" if value is None else str(value)
-
-
-def summary_lines(points: list[dict[str, Any]]) -> list[str]:
-    """One line per point: where it is, the decomposition, and the verdict on the next line."""
-    lines = []
-    for p in points:
-        where = []
-        if "scan_value" in p:
-            where.append(f"{p.get('scan_key')}={_fmt(p['scan_value'])}")
-        where.append(f"n_train={_fmt(p.get('train_size'))}")
-        keys = ("train_error", "expected_error", "bias2_plus_noise", "bias2", "noise", "variance")
-        numbers = "  ".join(f"{k} {_fmt(p[k])}" for k in keys if k in p)
-        lines.append(f"{' '.join(where)}: {numbers}")
-        lines.append(f"  {p.get('verdict', '')}")
-    return lines

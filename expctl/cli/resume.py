@@ -23,8 +23,8 @@ def resume(ref: str, output_dir: str, quiet: bool) -> None:
     run that completed, failed or is still running, whose stored spec no longer validates, or
     whose data changed. RUN is a run id, a unique prefix of one, or a run directory's path.
     """
-    from expctl.runner import resume as resume_run
     from expctl.runner import summary_lines
+    from expctl.runner.resume import resume as resume_run
     from expctl.runs import resolve_run
 
     run_dir = resolve_run(ref, Path(output_dir))

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import statistics
 from pathlib import Path
 
 import click
@@ -62,10 +60,8 @@ def run(
     success, 2 for bad input (nothing is written), 1 when a run fails or diverges.
     """
     from expctl.errors import BadInputError, RunFailedError
-    from expctl.runner import RunHooks, summary_lines
-    from expctl.runner import run as run_spec
+    from expctl.runner import RunHooks, RunOutcome, run_repeated, summary_lines
     from expctl.runs.checkpoint import CheckpointPolicy
-    from expctl.spec import load_spec
 
     try:
         policy = CheckpointPolicy.parse(checkpoint_every)
@@ -78,52 +74,25 @@ def run(
         extra.append(f"seed={seed}")
     if mlflow_uri is not None:
         extra.append(f"tracking.mlflow={json.dumps(mlflow_uri)}")
-    loaded = load_spec(spec_path, extra)
-    if smoke:
-        from expctl.spec.smoke import smoke_overrides
 
-        extra += smoke_overrides(loaded.spec)
-        loaded = load_spec(spec_path, extra)
-    echo = (lambda _: None) if quiet else click.echo
-    first_seed = loaded.spec.seed
-    outcomes = []
-    failures = []
-    for i in range(repeat):
-        if i:
-            # every seed is validated like the first (a seed past 2**32 - 1 is refused)
-            loaded = load_spec(spec_path, [*extra, f"seed={first_seed + i}"])
-        try:
-            outcome = run_spec(
-                loaded,
-                Path(output_dir),
-                echo=echo,
-                hooks=RunHooks(checkpoint=policy),
-            )
-        except RunFailedError as exc:
-            if repeat == 1:
-                raise
-            failures.append(exc.message)
-            click.echo(f"error: {exc.message}", err=True)
-            continue
-        outcomes.append(outcome)
-        for line in summary_lines(outcome):
+    def finished(done: RunOutcome) -> None:
+        for line in summary_lines(done):
             click.echo(line)
-    if repeat > 1:
-        _print_spread(outcomes, first_seed, repeat)
-    if failures:
-        raise RunFailedError(f"{len(failures)} of {repeat} runs failed")
 
-
-def _print_spread(outcomes: list, first_seed: int, repeat: int) -> None:
-    """Mean ± standard deviation over the seeds of the main test metrics."""
-    if not outcomes:
-        return
-    keys = [k for k in ("auc", "accuracy", "rmse", "r2", "loss") if k in outcomes[0].metrics]
-    parts = []
-    for key in keys:
-        values = [o.metrics[key] for o in outcomes if isinstance(o.metrics.get(key), float)]
-        values = [v for v in values if math.isfinite(v)]
-        if len(values) >= 2:
-            parts.append(f"{key} {statistics.fmean(values):.4f} ± {statistics.stdev(values):.4f}")
-    seeds = f"seeds {first_seed}..{first_seed + repeat - 1}"
-    click.echo(f"{len(outcomes)} runs ({seeds}): " + "  ".join(parts))
+    outcome = run_repeated(
+        spec_path,
+        extra,
+        Path(output_dir),
+        repeat,
+        smoke=smoke,
+        echo=(lambda _: None) if quiet else click.echo,
+        hooks=RunHooks(checkpoint=policy),
+        on_run=finished,
+        on_failure=lambda message: click.echo(f"error: {message}", err=True),
+    )
+    if repeat > 1 and outcome.outcomes:
+        spread = "  ".join(f"{k} {mean:.4f} ± {sd:.4f}" for k, (mean, sd) in outcome.spread.items())
+        seeds = f"seeds {outcome.first_seed}..{outcome.first_seed + repeat - 1}"
+        click.echo(f"{len(outcome.outcomes)} runs ({seeds}): " + spread)
+    if outcome.failures:
+        raise RunFailedError(f"{len(outcome.failures)} of {repeat} runs failed")

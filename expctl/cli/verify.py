@@ -28,7 +28,7 @@ def verify(ref: str, output_dir: str, epochs: int, quiet: bool) -> None:
     all match, 1 when they diverge (the epoch and column are named), 2 when RUN cannot be
     re-run (still running, spec no longer valid, data changed).
     """
-    from expctl.runner import verify as verify_run
+    from expctl.runner.verify import verify as verify_run
     from expctl.runs import resolve_run
 
     run_dir = resolve_run(ref, Path(output_dir))

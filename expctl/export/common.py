@@ -8,6 +8,9 @@ import math
 from pathlib import Path
 from typing import Any
 
+from expctl.errors import BadInputError
+from expctl.runs import RunView, layout
+
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     """A nested spec as {dotted.key: value as text}: lists become JSON, None becomes "null"."""
@@ -21,7 +24,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
 
 
 def read_history(path: Path) -> list[dict[str, float]]:
-    """history.csv as rows of numbers (empty cells left out); [] when there is no file."""
+    """A history file as rows of numbers (empty cells left out); [] when there is no file."""
     if not path.is_file():
         return []
     rows = []
@@ -29,6 +32,21 @@ def read_history(path: Path) -> list[dict[str, float]]:
         for row in csv.DictReader(fh):
             rows.append({k: float(v) for k, v in row.items() if k and v not in ("", None)})
     return rows
+
+
+def read_run(
+    run_dir: Path,
+) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, float]]]:
+    """The status (as recorded), resolved spec, test metrics and history rows of a run directory.
+
+    BadInputError (exit 2) when its status or spec cannot be read.
+    """
+    view = RunView(run_dir)
+    status, spec = view.recorded_status, view.spec
+    if not status or spec is None:
+        raise BadInputError(f"cannot export {run_dir}: " + "; ".join(view.warnings))
+    history = read_history(view.file(layout.HISTORY))
+    return status, spec, view.metrics or {}, history
 
 
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:

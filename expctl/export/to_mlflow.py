@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from expctl.errors import BadInputError, ExpctlError
-from expctl.export.common import final_metrics, flatten, read_history
+from expctl.export.common import final_metrics, flatten, read_run
 
 INSTALL_HINT = "install it with `uv sync --extra mlflow` (or `pip install 'expctl[mlflow]'`)"
 #: MLflow run status for each final status of a run directory.
@@ -43,27 +43,19 @@ def _millis(iso: str | None, default: float) -> int:
 def export_run(run_dir: Path, uri: str, experiment: str = "expctl") -> str:
     """Log the run directory to the MLflow tracking server at `uri`; return the MLflow run id.
 
-    Params are the resolved spec flattened to dotted keys; each history.csv column is a metric
+    Params are the resolved spec flattened to dotted keys; each history column is a metric
     with one value per epoch (step = epoch, timestamps spread over the run's duration); test
     metrics are `test_<key>`; every file of the run directory is an artifact. A run already
     exported to this tracking server (same `expctl.run_id` tag) is not logged again: its MLflow
     run id is returned.
     """
-    import yaml
-
-    from expctl.runs import read_json
-
     require_mlflow()
     from mlflow.entities import Metric, Param, RunTag
     from mlflow.exceptions import MlflowException
     from mlflow.tracking import MlflowClient
 
     run_dir = Path(run_dir)
-    status = read_json(run_dir / "status.json")
-    spec = yaml.safe_load((run_dir / "spec.yaml").read_text(encoding="utf-8"))
-    metrics_path = run_dir / "metrics.json"
-    metrics = read_json(metrics_path) if metrics_path.is_file() else {}
-    history = read_history(run_dir / "history.csv")
+    status, spec, metrics, history = read_run(run_dir)
     try:
         client = MlflowClient(tracking_uri=uri)
         found = client.get_experiment_by_name(experiment)

@@ -57,11 +57,11 @@ def probe(lsweep: LoadedSweep, space: Space, n_points: int = 3, epochs: int = 2)
     """Count parameters at the space's corners and time `n_points` sampled trials."""
     from expctl.data import prepare
     from expctl.models import build_model
-    from expctl.runner import _configure_keras
+    from expctl.runner import configure_keras
     from expctl.training import train
 
     spec = lsweep.loaded.spec
-    _configure_keras(spec.seed)
+    configure_keras(spec.seed)
     datasets: dict[str, Any] = {}
 
     def dataset_of(loaded: Any) -> Any:

@@ -1,0 +1,152 @@
+"""A trained model's predictions and the metrics that need the model: heads, techniques, attacks.
+
+The metrics themselves are numpy functions of the scores (`expctl.evaluation.tasks`); this module
+calls the model (in batches a held signal can stop between, see `expctl.interrupts`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from expctl import interrupts
+from expctl.data import Dataset
+from expctl.evaluation.tasks import ADVERSARIAL_KEYS, evaluate
+
+
+def model_predict(model: Any, x: np.ndarray) -> Any:
+    """`model.predict`, stoppable by a held signal between its batches (expctl.interrupts)."""
+    from expctl.training.callbacks import InterruptPoints
+
+    return model.predict(x, batch_size=8192, verbose=0, callbacks=[InterruptPoints()])
+
+
+def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
+    """A single-output model's scores as float64: one column for binary/regression, else all."""
+    out = np.asarray(model_predict(model, x), dtype=np.float64)
+    return out[:, 0] if task in ("binary", "regression") else out
+
+
+def predict_heads(model: Any, dataset: Dataset, x: np.ndarray) -> dict[str, np.ndarray]:
+    """Scores by head name (one model call); a single-output model's under ""."""
+    if not dataset.heads:
+        return {"": predict(model, x, dataset.task)}
+    out = model_predict(model, x)
+    scores = {}
+    for h in dataset.heads:
+        values = np.asarray(out[h.name], dtype=np.float64)
+        scores[h.name] = values[:, 0] if h.task in ("binary", "regression") else values
+    return scores
+
+
+def main_head(dataset: Dataset, head_scores: dict[str, np.ndarray]) -> np.ndarray:
+    """The main (first) head's scores of `predict_heads`' result."""
+    return head_scores[dataset.heads[0].name] if dataset.heads else head_scores[""]
+
+
+def main_scores(model: Any, dataset: Dataset, x: np.ndarray) -> np.ndarray:
+    """The main head's scores on `x`."""
+    return main_head(dataset, predict_heads(model, dataset, x))
+
+
+def head_metrics(
+    dataset: Dataset, head_scores: dict[str, np.ndarray], threshold: float
+) -> dict[str, dict[str, Any]]:
+    """Each head's test metrics, after its task and target (a multitask run's `heads` entry)."""
+    return {
+        h.name: {"task": h.task, "target": h.target}
+        | evaluate(
+            h.task, dataset.test.targets[h.name], head_scores[h.name], threshold, dataset.test.w
+        )
+        for h in dataset.heads
+    }
+
+
+def adversarial_evaluation(
+    model: Any,
+    split: Any,
+    task: str,
+    epsilon: float,
+    threshold: float = 0.5,
+) -> dict[str, float]:
+    """Test metrics at FGSM strength ε: each event x becomes x + ε·σ·sign(∇ₓJ(θ, x, y)).
+
+    J is the task's plain loss (no smoothing), its gradient taken in inference mode, σ the
+    model's standardisation (so ε is in standard deviations of each input); the metrics are
+    exactly `evaluate`'s, event weights included, on the perturbed events.
+    """
+    from expctl.models.regularizers import make_loss
+    from expctl.training.adversarial import fgsm_perturb
+
+    x_adv = fgsm_perturb(model, split.x, split.y, make_loss(task), epsilon)
+    attacked = evaluate(task, split.y, predict(model, x_adv, task), threshold, split.w)
+    return {
+        "adversarial_epsilon": float(epsilon),
+        **{f"adversarial_{key}": attacked[key] for key in ADVERSARIAL_KEYS[task]},
+    }
+
+
+def technique_metrics(
+    model: Any, dataset: Dataset, spec: Any, clean: dict[str, Any]
+) -> dict[str, Any]:
+    """The metrics of the training techniques the spec switches on; `clean` is the run's test
+    metrics (`evaluate` on the unperturbed test split)."""
+    out: dict[str, Any] = {}
+    pruning = spec.train.pruning
+    if pruning is not None:
+        from expctl.training.pruning import sparsity
+
+        out["sparsity"] = sparsity(model, prune_output=pruning.prune_output)
+        out["target_sparsity"] = pruning.target_sparsity
+    adversarial = spec.train.adversarial
+    threshold = spec.evaluate.threshold
+    if adversarial is not None:
+        out.update(
+            adversarial_evaluation(
+                model, dataset.test, dataset.task, adversarial.epsilon, threshold
+            )
+        )
+    if spec.evaluate.fgsm_epsilons:
+        out["robustness"] = robustness_scan(
+            model, dataset.test, dataset.task, spec.evaluate.fgsm_epsilons, clean, threshold
+        )
+    return out
+
+
+def robustness_scan(
+    model: Any,
+    split: Any,
+    task: str,
+    epsilons: Sequence[float],
+    clean: dict[str, Any],
+    threshold: float = 0.5,
+) -> list[dict[str, float]]:
+    """`adversarial_evaluation` at each ε, sorted, after ε = 0 taken from `clean` (`evaluate` of
+    the unperturbed split, already computed by the run):
+    [{"epsilon": 0.0, "accuracy": ..., "auc": ..., "loss": ...}, ...] (keys per task)."""
+    points = [{"epsilon": 0.0, **{key: clean[key] for key in ADVERSARIAL_KEYS[task]}}]
+    for epsilon in sorted(epsilons):
+        interrupts.check()
+        attacked = adversarial_evaluation(model, split, task, epsilon, threshold)
+        points.append(
+            {"epsilon": float(epsilon)}
+            | {key: attacked[f"adversarial_{key}"] for key in ADVERSARIAL_KEYS[task]}
+        )
+    return points
+
+
+__all__ = [
+    "ADVERSARIAL_KEYS",
+    "adversarial_evaluation",
+    "evaluate",
+    "head_metrics",
+    "main_head",
+    "main_scores",
+    "model_predict",
+    "predict",
+    "predict_heads",
+    "robustness_scan",
+    "technique_metrics",
+]
