@@ -140,9 +140,10 @@ def compare(
         save_plot(plot, result.table, metric, path, warn)
         click.echo(f"figure: {path}", err=True)
     if html_path is not None:
-        from expctl.views.figures import write_report
+        from expctl.reports import write_compare_report
+        from expctl.views.figures import report_parts
 
-        write_report(html_path, result.table, warn)
+        write_compare_report(html_path, "expctl compare", *report_parts(result.table, warn))
         click.echo(f"report: {html_path}", err=True)
     if strict and warnings:
         ctx.exit(1)

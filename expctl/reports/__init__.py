@@ -6,7 +6,14 @@ from expctl.reports.html import (
     REPORT_FILE,
     compare_report_html,
     run_report_html,
+    write_compare_report,
     write_run_report,
 )
 
-__all__ = ["REPORT_FILE", "compare_report_html", "run_report_html", "write_run_report"]
+__all__ = [
+    "REPORT_FILE",
+    "compare_report_html",
+    "run_report_html",
+    "write_compare_report",
+    "write_run_report",
+]

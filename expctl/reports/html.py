@@ -307,3 +307,19 @@ def compare_report_html(
         f"<ul>{''.join(links)}</ul>",
     ]
     return _page(title, "".join(body))
+
+
+def write_compare_report(
+    path: Path,
+    title: str,
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: Sequence[bool],
+    figures: Sequence[tuple[str, bytes]],
+    runs: Sequence[Path],
+) -> None:
+    """Write `compare_report_html` to `path` (atomically, creating its folder)."""
+    from expctl.runs import atomic_write_text
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, compare_report_html(title, header, rows, numeric, figures, runs))

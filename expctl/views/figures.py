@@ -1,16 +1,16 @@
 """compare's figures and HTML report: the data behind each overlay, drawn by `expctl.plots`.
 
 `save_plot(what, table, ...)` draws `--plot learning_curves | metric | roc` for the rows of a
-compare table; `write_report(path, table, ...)` writes `--html`. Runs are read through RunView.
+compare table; `report_parts(table, ...)` is what `--html` shows (expctl.reports writes it). Runs are read through RunView.
 matplotlib is imported when a figure is drawn; never TensorFlow.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from expctl.evaluation import catalogue
 from expctl.runs import layout
@@ -25,6 +25,18 @@ if TYPE_CHECKING:
 Warn = Callable[[str], None]
 
 PLOTS = ("learning_curves", "roc", "metric")
+
+
+class ReportParts(NamedTuple):
+    """The pieces of a comparison report, in `expctl.reports.compare_report_html`'s order."""
+
+    header: list[str]
+    rows: list[list[str]]
+    numeric: list[bool]
+    figures: list[tuple[str, bytes]]
+    runs: list[Path]
+
+
 #: The history column of the learning curves, and the one used where there is no validation.
 CURVE_COLUMNS = ("val_loss", "loss")
 
@@ -158,13 +170,13 @@ def save_plot(what: str, table: Table, metric: str | None, path: Path, warn: War
     atomic_save(path, lambda tmp: figure.savefig(tmp))
 
 
-def write_report(path: Path, table: Table, warn: Warn) -> None:
-    """The comparison as a self-contained HTML file (figures that cannot be drawn are left out)."""
+def report_parts(table: Table, warn: Warn) -> ReportParts:
+    """What `compare --html` shows (see `expctl.reports.write_compare_report`): the table's
+    header, cells and numeric columns, the figures that can be drawn (caption, PNG bytes) and
+    the run directories. BadInputError when the table has no rows."""
     import io
 
     from expctl.errors import BadInputError
-    from expctl.reports import compare_report_html
-    from expctl.runs import atomic_write_text
     from expctl.views.table import table_cells
 
     if not table.rows:
@@ -184,21 +196,20 @@ def write_report(path: Path, table: Table, warn: Warn) -> None:
         figure.savefig(buffer, format="png", dpi=110)
         figures.append((caption, buffer.getvalue()))
     header, rows, numeric = table_cells(table)
-    runs: Sequence[Path] = [p for row in table.rows for p in row_paths(row)]
-    html = compare_report_html("expctl compare", header, rows, numeric, figures, runs)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, html)
+    runs = [p for row in table.rows for p in row_paths(row)]
+    return ReportParts(header, rows, numeric, figures, runs)
 
 
 __all__ = [
     "PLOTS",
+    "ReportParts",
     "history_curve",
     "learning_curves",
     "metric_plot",
     "metric_points",
+    "report_parts",
     "roc_overlay",
     "row_label",
     "row_paths",
     "save_plot",
-    "write_report",
 ]
