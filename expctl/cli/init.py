@@ -26,7 +26,7 @@ def render(template: str, path: Path) -> str:
 
 @click.command()
 @click.argument(
-    "path", metavar="[PATH]", required=False, default="spec.yaml", type=click.Path(dir_okay=False)
+    "path", metavar="[PATH]", required=False, default=None, type=click.Path(dir_okay=False)
 )
 @click.option(
     "--template",
@@ -36,11 +36,13 @@ def render(template: str, path: Path) -> str:
     show_default=True,
     help="What the spec trains: an MLP on jets, a CNN on digits, a multitask MLP, or a sweep.",
 )
-def init(path: str, template: str) -> None:
+def init(path: str | None, template: str) -> None:
     """Write a commented starter spec to PATH (default spec.yaml); never overwrites a file."""
     from expctl.errors import BadInputError
+    from expctl.runs import layout
 
-    target = Path(path)
+    # the default is the name a run gives its resolved spec (imported here: --help stays light)
+    target = Path(path if path is not None else layout.SPEC)
     if target.exists():
         raise BadInputError(
             f"{target} already exists; give another PATH (expctl init never overwrites)"
