@@ -193,9 +193,9 @@ def main() -> None:
     parser.add_argument("--only", metavar="TEXT", help="run only the cases whose title has TEXT")
     args = parser.parse_args()
 
-    from expctl.runner import _configure_keras
+    from expctl.runner import configure_keras
 
-    _configure_keras(1)
+    configure_keras(1)
     peak32 = matmul_peak("float32")
     peak16 = matmul_peak("bfloat16")
     cases = [
