@@ -11,7 +11,8 @@ import sys
 import types
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from expctl.version import __version__
+
 __all__ = ["Run", "__version__", "ablate", "biasvar", "load_run", "run"]
 
 if TYPE_CHECKING:

@@ -41,6 +41,7 @@ SOURCE = ROOT / "expctl"
 #: `__main__` is `python -m expctl`.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "version": set(),
     "templates": set(),
     "interrupts": {"errors"},
     "progress": {"errors"},
@@ -48,9 +49,9 @@ ALLOWED: dict[str, set[str]] = {
     "spec": {"errors", "evaluation"},
     "plots": {"errors", "evaluation"},
     "data": {"errors"},
-    "runs": {"errors", "interrupts", "plots", "spec"},
+    "runs": {"errors", "interrupts", "spec", "version"},
     "export": {"errors", "runs"},
-    "reports": {"errors", "export", "runs"},
+    "reports": {"errors", "export", "runs", "version"},
     "views": {"errors", "evaluation", "plots", "runs", "spec"},
     "models": {"errors"},
     "training": {"data", "errors", "evaluation", "interrupts", "models", "runs"},
@@ -67,6 +68,7 @@ ALLOWED: dict[str, set[str]] = {
         "runs",
         "spec",
         "training",
+        "version",
     },
     "sweep": {
         "data",
@@ -79,7 +81,17 @@ ALLOWED: dict[str, set[str]] = {
         "spec",
         "training",
     },
-    "biasvar": {"data", "errors", "evaluation", "plots", "progress", "runner", "runs", "spec"},
+    "biasvar": {
+        "data",
+        "errors",
+        "evaluation",
+        "plots",
+        "progress",
+        "runner",
+        "runs",
+        "spec",
+        "version",
+    },
     "ablate": {"data", "errors", "evaluation", "plots", "runner", "runs", "spec"},
     "api": {"ablate", "biasvar", "errors", "runner", "runs", "spec", "sweep", "views"},
     "cli": {
@@ -88,7 +100,6 @@ ALLOWED: dict[str, set[str]] = {
         "biasvar",
         "errors",
         "evaluation",
-        "expctl",
         "export",
         "interrupts",
         "plots",
@@ -98,9 +109,10 @@ ALLOWED: dict[str, set[str]] = {
         "runs",
         "spec",
         "sweep",
+        "version",
         "views",
     },
-    "expctl": {"api"},
+    "expctl": {"api", "version"},
     "__main__": {"cli"},
 }
 

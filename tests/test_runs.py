@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from expctl.runs import RunDir, atomic_save, atomic_write_json, list_runs, read_json, to_json
+from expctl.runs import RunDir, atomic_save, atomic_write_json, find_runs, read_json, to_json
 
 
 def test_run_ids_are_unique_and_directories_exclusive(tmp_path: Path) -> None:
@@ -73,8 +73,8 @@ def test_listing_tolerates_corrupt_runs_and_ignores_symlinks(tmp_path: Path) -> 
     elsewhere.start("outside", "0")
     (out / "link").symlink_to(elsewhere.path)
     (out / "notes.txt").write_text("not a run")
-    records = {r.id: r for r in list_runs(out)}
+    records = {r.id: r for r in find_runs(out)}
     assert set(records) == {good.id, bad.id}
     assert records[good.id].metrics == {"auc": 0.9} and records[good.id].state == "running"
-    assert records[bad.id].state == "unknown" and "status.json" in records[bad.id].problems[0]
-    assert list_runs(tmp_path / "missing") == []
+    assert records[bad.id].state == "unknown" and "status.json" in records[bad.id].warnings[0]
+    assert find_runs(tmp_path / "missing") == []

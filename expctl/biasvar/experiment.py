@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
-from expctl import __version__
 from expctl.biasvar.worker import MemberResult, MemberTask, init_worker, train_member
 from expctl.errors import RunFailedError, SpecError
 from expctl.evaluation.biasvar import decompose, verdict, zero_one
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text, layout
 from expctl.runs.store import utc_now
 from expctl.runs.view import BIASVAR_KIND
+from expctl.version import __version__
 
 Echo = Callable[[str], None]
 

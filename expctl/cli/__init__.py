@@ -13,8 +13,8 @@ from typing import Any
 
 import click
 
-from expctl import __version__
 from expctl.errors import ExpctlError
+from expctl.version import __version__
 
 #: command name -> (module, attribute); modules are imported on first use.
 COMMANDS: dict[str, tuple[str, str]] = {

@@ -195,14 +195,14 @@ def _entries() -> list[MetricInfo]:
             "learning_rate",
             None,
             ALL_TASKS,
-            "the optimizer's learning rate (history.csv)",
+            "the optimizer's learning rate (a per-epoch history column)",
             kind="setting",
         ),
         m(
             "epoch_time_s",
             None,
             ALL_TASKS,
-            "wall time of an epoch (history.csv)",
+            "wall time of an epoch (a per-epoch history column)",
             kind="bookkeeping",
         ),
     ]

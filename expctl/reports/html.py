@@ -15,9 +15,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from expctl import __version__
 from expctl.runs import layout
 from expctl.runs.view import RunView
+from expctl.version import __version__
 
 REPORT_FILE = layout.REPORT
 #: History rows shown in full; longer histories show the first and last rows around a gap.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from expctl import __version__, interrupts
+from expctl import interrupts
 from expctl.data import Dataset, prepare
 from expctl.data.fingerprint import data_record
 from expctl.errors import Interrupted, RunFailedError, SpecError
@@ -30,6 +30,7 @@ from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_tex
 from expctl.runs.environment import environment
 from expctl.spec import LoadedSpec, resolved_yaml
 from expctl.training.setup import configure_keras, precision_policy
+from expctl.version import __version__
 
 if TYPE_CHECKING:
     from expctl.training.checkpoint import Resumed

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from expctl import __version__, interrupts
+from expctl import interrupts
 from expctl.data import Dataset, prepare
 from expctl.data.fingerprint import data_fingerprint
 from expctl.errors import BadInputError, SpecError
@@ -31,6 +31,7 @@ from expctl.runs import RunDir, RunView, layout
 from expctl.runs.store import live_status, utc_now
 from expctl.spec import LoadedSpec, load_spec
 from expctl.training.setup import configure_keras
+from expctl.version import __version__
 
 if TYPE_CHECKING:
     from expctl.training.checkpoint import Resumed

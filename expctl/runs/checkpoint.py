@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from expctl import interrupts
-from expctl.runs.store import _fsync_dir, atomic_save, atomic_write_json, read_json
+from expctl.runs.atomic import atomic_save, atomic_write_json, fsync_dir, read_json
 
 CHECKPOINT_DIR = "checkpoints"
 LATEST = "latest.keras"
@@ -137,7 +137,7 @@ def write_checkpoint(
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        _fsync_dir(folder)
+        fsync_dir(folder)
         atomic_write_json(current, state)
         _remove_unreferenced_best(folder)
     return state

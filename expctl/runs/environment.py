@@ -29,7 +29,7 @@ def environment(spec_dir: Path) -> dict[str, Any]:
     """Versions, machine and git state (of the folder the spec is in)."""
     import numpy as np
 
-    from expctl import __version__
+    from expctl.version import __version__
 
     return {
         "expctl": __version__,

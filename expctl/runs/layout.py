@@ -81,7 +81,7 @@ def _history_cell(value: float | None) -> str:
 
 def write_history(path: Path, rows: Sequence[Mapping[str, float | None]]) -> None:
     """Write history.csv (one row per epoch) atomically."""
-    from expctl.runs.store import atomic_write_text
+    from expctl.runs.atomic import atomic_write_text
 
     atomic_write_text(path, history_text(rows))
 
@@ -95,7 +95,7 @@ def write_predictions(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
     import numpy as np
 
-    from expctl.runs.store import atomic_save
+    from expctl.runs.atomic import atomic_save
 
     def write(tmp: Path) -> None:
         with open(tmp, "wb") as fh:

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from expctl.runs import layout
+from expctl.runs.atomic import read_json
 from expctl.runs.specfile import read_spec_file
-from expctl.runs.store import live_status, read_json
+from expctl.runs.store import live_status
 
 if TYPE_CHECKING:
     from expctl.runs.predictions import Predictions
@@ -283,4 +284,28 @@ def looks_like_run(path: Path) -> bool:
     return (Path(path) / layout.STATUS).exists() or (Path(path) / layout.SPEC).exists()
 
 
-__all__ = ["BIASVAR_KIND", "MissingColumnError", "RunView", "is_run_dir", "looks_like_run"]
+def find_runs(folder: Path) -> list[RunView]:
+    """Every (possibly partial) run directory directly inside `folder`, oldest first (ids sort by
+    time); [] when `folder` does not exist. Symbolic links are not followed, so a link in the
+    folder cannot lead the listing elsewhere; hidden entries and files are skipped."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return []
+    return [
+        RunView(entry)
+        for entry in sorted(folder.iterdir())
+        if not entry.name.startswith(".")
+        and not entry.is_symlink()
+        and entry.is_dir()
+        and looks_like_run(entry)
+    ]
+
+
+__all__ = [
+    "BIASVAR_KIND",
+    "MissingColumnError",
+    "RunView",
+    "find_runs",
+    "is_run_dir",
+    "looks_like_run",
+]

@@ -47,7 +47,7 @@ class EvaluateSpec(Section):
         [],
         max_length=32,
         description="FGSM strengths (standard deviations of each input) at which the test split "
-        "is also attacked, with or without adversarial training; metrics.json gets robustness",
+        "is also attacked, with or without adversarial training; the test metrics get robustness",
     )
 
     @model_validator(mode="after")

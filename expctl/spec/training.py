@@ -155,8 +155,8 @@ class TrainSpec(Section):
         "(TensorFlow's op determinism excludes XLA)",
     )
     adversarial: AdversarialSpec | None = Field(
-        None, description="FGSM adversarial training; metrics.json gets adversarial_* at ε"
+        None, description="FGSM adversarial training; the test metrics get adversarial_* at ε"
     )
     pruning: PruningSpec | None = Field(
-        None, description="magnitude pruning of the hidden kernels; metrics.json gets sparsity"
+        None, description="magnitude pruning of the hidden kernels; the test metrics get sparsity"
     )

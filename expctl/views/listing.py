@@ -8,25 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from expctl.evaluation import catalogue
-from expctl.runs.view import RunView, looks_like_run
+from expctl.runs.view import RunView, find_runs
 
 HEADER = ("RUN", "NAME", "STATUS", "TEST", "DURATION")
-
-
-def run_views(folder: Path) -> list[RunView]:
-    """Every run directory directly inside `folder` (partial ones too), oldest first (ids sort by
-    time). Symlinks are not followed, so a link in the folder cannot lead the listing elsewhere."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return []
-    return [
-        RunView(entry)
-        for entry in sorted(folder.iterdir())
-        if not entry.name.startswith(".")
-        and not entry.is_symlink()
-        and entry.is_dir()
-        and looks_like_run(entry)
-    ]
 
 
 def main_metric_text(metrics: dict[str, Any] | None) -> str:
@@ -97,10 +81,10 @@ class Listing:
 
 def list_folder(folder: Path) -> Listing:
     """The runs of `folder`, each read (status, metrics) once."""
-    runs = run_views(folder)
+    runs = find_runs(folder)
     for run in runs:
         _ = run.status, run.metrics  # read now, so their warnings are known
     return Listing(runs)
 
 
-__all__ = ["HEADER", "Listing", "duration_text", "list_folder", "main_metric_text", "run_views"]
+__all__ = ["HEADER", "Listing", "duration_text", "list_folder", "main_metric_text"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from expctl.runs.store import to_json
+from expctl.runs.atomic import to_json
 
 #: The columns every row has, before the spec keys.
 INFO_COLUMNS = ("id", "name", "status")
