@@ -1,7 +1,8 @@
 """expctl: a command-line experiment runner for studying how deep networks are trained.
 
 Importing this package is cheap: it loads no TensorFlow, Keras or matplotlib. The Python API
-(`expctl.run`, `expctl.biasvar`, `expctl.ablate`, `expctl.load_run`, `expctl.Run`) is loaded on
+(`expctl.run`, `expctl.sweep`, `expctl.biasvar`, `expctl.ablate`, `expctl.compare`,
+`expctl.load_run`, `expctl.Run`) is loaded on
 first use; see expctl.api.
 """
 
@@ -13,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from expctl.version import __version__
 
-__all__ = ["Run", "__version__", "ablate", "biasvar", "load_run", "run"]
+__all__ = ["Run", "__version__", "ablate", "biasvar", "compare", "load_run", "run", "sweep"]
 
 if TYPE_CHECKING:
-    from expctl.api import Run, ablate, biasvar, load_run, run
+    from expctl.api import Run, ablate, biasvar, compare, load_run, run, sweep
 
-_API = ("Run", "ablate", "biasvar", "load_run", "run")
+_API = ("Run", "ablate", "biasvar", "compare", "load_run", "run", "sweep")
 
 
 def __getattr__(name: str) -> Any:
@@ -32,7 +33,7 @@ def __getattr__(name: str) -> Any:
 class _Facade(types.ModuleType):
     """The `expctl` module, whose API names stay the API's functions.
 
-    `expctl.biasvar` and `expctl.ablate` are also the names of subpackages: importing one sets
+    `expctl.biasvar`, `expctl.ablate` and `expctl.sweep` are also the names of subpackages: importing one sets
     it as an attribute of this module, which would hide the function from then on. Such an
     attribute is not set (the subpackage stays importable by name, through sys.modules).
     """

@@ -6,8 +6,11 @@
     old = expctl.load_run("20261125-1015")          # an id, a unique prefix, or a path
     bv = expctl.biasvar("experiments/poly.yaml", members=5, scan="model.degree=[1,2,4]")
     ab = expctl.ablate("experiments/quickstart.yaml", repeat=2)
+    sw = expctl.sweep("experiments/sweeps/grid.yaml", workers=2)
+    table = expctl.compare("outputs", sort="auc")   # a pandas DataFrame
 
-Each function calls the same core function as its command (`expctl run`, `biasvar`, `ablate`).
+Each function calls the same core function as its command (`expctl run`, `biasvar`, `ablate`,
+`sweep`, `compare`).
 Importing this module is cheap; TensorFlow is imported only when a function trains.
 """
 
@@ -25,8 +28,9 @@ from expctl.runs import RunView
 if TYPE_CHECKING:
     from expctl.ablate import AblationOutcome
     from expctl.biasvar import BiasvarOutcome
+    from expctl.sweep.lifecycle import SweepResult
 
-__all__ = ["Run", "ablate", "biasvar", "load_run", "run"]
+__all__ = ["Run", "ablate", "biasvar", "compare", "load_run", "run", "sweep"]
 
 PathLike = str | os.PathLike[str]
 
@@ -193,3 +197,69 @@ def ablate(
         overrides=[*overrides, *_override_items(keys)],
         echo=_echo(quiet),
     )
+
+
+def sweep(
+    spec: PathLike,
+    output_dir: PathLike = "outputs",
+    *,
+    study: str | None = None,
+    workers: int = 1,
+    storage: str | None = None,
+    smoke: bool = False,
+    overrides: list[str] | tuple[str, ...] = (),
+    quiet: bool = True,
+    **keys: Any,
+) -> SweepResult:
+    """Run (or resume) the sweep of a spec file with a `sweep:` block, as `expctl sweep`.
+
+    Returns the result (`sweep_dir`, `best` trial, `counts` by state, `rows` of sweep.csv);
+    `result.error` says what `expctl sweep` would exit non-zero for (failed trials, work left
+    to other workers), and `result.raise_for_outcome()` raises it. Keys are overridden as in
+    `run`; bad input raises SpecError before anything is written.
+    """
+    from expctl.sweep.lifecycle import run_sweep
+
+    return run_sweep(
+        os.fspath(spec),
+        overrides=[*overrides, *_override_items(keys)],
+        output_dir=Path(output_dir),
+        study=study,
+        workers=workers,
+        storage=storage,
+        smoke=smoke,
+        quiet=quiet,
+        echo=_echo(quiet),
+    )
+
+
+def compare(
+    *refs: PathLike,
+    output_dir: PathLike = "outputs",
+    filters: list[str] | tuple[str, ...] = (),
+    sort: str | None = None,
+    group: bool = True,
+) -> Any:
+    """The `expctl compare` table as a pandas DataFrame (every metric; grouped: `x_mean`, `x_std`).
+
+    `refs` are run ids, run directories or folders of runs (none: every run in `output_dir`);
+    `filters` and `sort` are written as on the command line (`"model.dropout>0.1"`, `"-auc"`).
+    Problems met while reading runs are given as Python warnings.
+    """
+    import warnings
+
+    import pandas as pd
+
+    from expctl.views.compare import compare as compare_runs
+    from expctl.views.table import flat_columns, flat_rows
+
+    result = compare_runs(
+        [os.fspath(r) for r in refs],
+        Path(output_dir),
+        filters=filters,
+        sort=sort,
+        fmt="json",
+        group=group,
+        warn=lambda message: warnings.warn(message, stacklevel=3),
+    )
+    return pd.DataFrame(flat_rows(result.table), columns=flat_columns(result.table))

@@ -76,9 +76,11 @@ def test_api_names_stay_functions_after_their_subpackages_are_imported() -> None
     # a module and a package share the API's names
     import expctl.ablate
     import expctl.biasvar.worker
+    import expctl.sweep.lifecycle
 
-    assert callable(expctl.biasvar) and callable(expctl.ablate)
-    assert expctl.biasvar.__module__ == "expctl.api" and expctl.ablate.__module__ == "expctl.api"
+    for name in ("biasvar", "ablate", "sweep", "compare"):
+        function = getattr(expctl, name)
+        assert callable(function) and function.__module__ == "expctl.api", name
 
 
 def test_biasvar_calls_the_command_core(tmp_path: Path) -> None:
@@ -101,3 +103,38 @@ def test_ablate_calls_the_command_core(write_spec, tmp_path: Path) -> None:
     assert outcome.path.parent == tmp_path / "out"
     variants = [row["variant"] for row in outcome.rows]
     assert variants[0] == "full" and len(variants) == 3  # TINY has dropout and l2
+
+
+def test_sweep_calls_the_command_core(tmp_path: Path) -> None:
+    import yaml
+
+    data = {
+        **TINY,
+        "sweep": {
+            "method": "grid",
+            "metric": "val_loss",
+            "space": {"model.hidden": {"type": "choice", "values": [[4], [8]]}},
+        },
+    }
+    path = tmp_path / "grid.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    result = expctl.sweep(path, tmp_path / "out", smoke=True)
+    assert result.error is None and result.counts == {"COMPLETE": 2}
+    table = pd.read_csv(result.table)
+    assert sorted(table["model.hidden"]) == ["[4]", "[8]"]
+    # val_loss is minimised: the best trial is the row with the smallest value
+    assert result.maximize is False
+    assert result.best.value == table["value"].min()
+
+
+def test_compare_gives_the_command_table_as_a_dataframe(trained_runs) -> None:
+    folder = trained_runs["binary"].parent
+    table = expctl.compare(folder, sort="-accuracy", group=False)
+    assert set(table["id"]) == {p.name for p in trained_runs.values()}
+    accuracies = [
+        json.loads((folder / run_id / "metrics.json").read_text())["accuracy"]
+        for run_id in table["id"]
+    ]
+    assert table["accuracy"].tolist() == accuracies == sorted(accuracies, reverse=True)
+    (binary,) = table[table["id"] == trained_runs["binary"].name].to_dict("records")
+    assert binary["auc"] == json.loads((trained_runs["binary"] / "metrics.json").read_text())["auc"]
