@@ -164,9 +164,9 @@ def test_disk_full_marks_the_run_failed_naming_the_path(
     import errno
 
     import expctl.runner.pipeline
-    from expctl.runs import store
+    from expctl.runs import atomic
 
-    real = store.atomic_save
+    real = atomic.atomic_save
 
     def full(path: Path, write) -> None:
         if Path(path).name == "model.keras":
