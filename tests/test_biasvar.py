@@ -251,6 +251,14 @@ def test_biasvar_directory_contents(degree_scan: Path) -> None:
     status = json.loads((degree_scan / "status.json").read_text())
     assert status["kind"] == "biasvar" and status["status"] == "completed"
     assert status["resample"] == "fresh"
+    # recorded like a run's, so a killed experiment reads as `crashed`
+    import socket
+
+    from expctl.runs.store import live_status
+
+    assert status["host"] == socket.gethostname() and status["process_start"]
+    killed = {**status, "status": "running", "pid": 2**22 + 7}
+    assert live_status(killed)["status"] == "crashed"
     for name in ("spec.yaml", "decomposition.csv", "members.csv"):
         assert (degree_scan / name).is_file()
     assert (degree_scan / "plots" / "bias_variance.png").stat().st_size > 0

@@ -30,7 +30,6 @@ from expctl.biasvar.worker import MemberResult, MemberTask, init_worker, train_m
 from expctl.errors import RunFailedError, SpecError
 from expctl.evaluation.biasvar import decompose, verdict, zero_one
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text, layout
-from expctl.runs.store import utc_now
 from expctl.runs.view import BIASVAR_KIND
 from expctl.version import __version__
 
@@ -375,23 +374,23 @@ def run_biasvar(
 
     run_dir = RunDir.create(Path(output_dir), f"biasvar-{base.spec.name[:40]}")
     started = time.perf_counter()
-    status: dict[str, Any] = {
-        **_running(run_dir, base.spec.name),
-        "members": members,
-        "workers": workers,
-        "scan_key": parsed_scan[0] if parsed_scan else None,
-        "scan_values": parsed_scan[1] if parsed_scan else None,
-        "train_sizes": sizes if train_sizes else None,
-        "n_points": len(points),
-        "resample": methods[0] if len(methods) == 1 else methods,
-    }
     atomic_write_text(run_dir.file(layout.SPEC), resolved_yaml(base_spec.spec))
-    atomic_write_json(run_dir.file(layout.STATUS), status)
+    # with the process's identity, so the views report a killed experiment as `crashed`
+    run_dir.start(
+        base.spec.name,
+        __version__,
+        kind=KIND,
+        members=members,
+        workers=workers,
+        scan_key=parsed_scan[0] if parsed_scan else None,
+        scan_values=parsed_scan[1] if parsed_scan else None,
+        train_sizes=sizes if train_sizes else None,
+        n_points=len(points),
+        resample=methods[0] if len(methods) == 1 else methods,
+    )
 
     def finish(state: str, error: str | None = None, **extra: Any) -> None:
-        duration = round(time.perf_counter() - started, 3)
-        status.update(status=state, ended_at=utc_now(), duration_s=duration, error=error, **extra)
-        atomic_write_json(run_dir.file(layout.STATUS), status)
+        run_dir.finish(state, time.perf_counter() - started, error=error, **extra)
 
     members_dir = run_dir.file(layout.MEMBERS)
     members_dir.mkdir()
@@ -413,22 +412,6 @@ def run_biasvar(
         raise
     finish("completed", failed_members=failed)
     return BiasvarOutcome(run_dir.path, rows, failed)
-
-
-def _running(run_dir: RunDir, name: str) -> dict[str, Any]:
-    """The status of a bias/variance experiment that starts now (its `kind` marks it for views)."""
-    return {
-        "kind": KIND,
-        "status": "running",
-        "run_id": run_dir.id,
-        "name": name,
-        "started_at": utc_now(),
-        "ended_at": None,
-        "duration_s": None,
-        "error": None,
-        "pid": os.getpid(),
-        "expctl_version": __version__,
-    }
 
 
 def _decompose(

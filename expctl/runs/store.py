@@ -113,8 +113,9 @@ class RunDir:
     def file(self, name: str) -> Path:
         return self.path / name
 
-    def start(self, name: str, version: str) -> None:
-        """Write the initial `running` status with what identifies this process."""
+    def start(self, name: str, version: str, **extra: Any) -> None:
+        """Write the initial `running` status with what identifies this process (and `extra`,
+        e.g. a bias/variance experiment's `kind`)."""
         self._status = {
             "status": "running",
             "run_id": self.id,
@@ -127,6 +128,7 @@ class RunDir:
             "host": socket.gethostname(),
             "process_start": process_start(os.getpid()),
             "expctl_version": version,
+            **extra,
         }
         atomic_write_json(self.file(layout.STATUS), self._status)
 
