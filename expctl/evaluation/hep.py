@@ -139,16 +139,8 @@ def working_points(
             "working points are undefined: y_true has no signal (1) events with positive total "
             "weight; returning NaN"
         )
-        nan_keys = (
-            "signal_efficiency",
-            "signal_efficiency_err",
-            "threshold",
-            "background_efficiency",
-            "background_efficiency_err",
-            "rejection",
-            "rejection_err",
-        )
-        return [{"signal_efficiency_target": t, **dict.fromkeys(nan_keys, _NAN)} for t in targets]
+        # NaN efficiencies and no events: every value but the target is NaN
+        return [_working_point(t, _NAN, _NAN, _NAN, 0.0, 0.0) for t in targets]
     tpr = tps / n_sig
     if n_bkg <= 0.0:
         _warn(
@@ -166,27 +158,41 @@ def working_points(
     for target in targets:
         # tpr[-1] == 1.0 exactly, so some point always qualifies; tpr[0] == 0 so i >= 1.
         i = int(np.argmax(tpr >= target - EFF_ATOL))
-        eff_s, eff_b = float(tpr[i]), float(fpr[i])
-        err_b = _binomial_error(eff_b, n_eff_bkg, "the background efficiency")
-        if math.isnan(eff_b):
-            rejection = rejection_err = _NAN
-        elif eff_b == 0.0:
-            rejection = rejection_err = _INF
-        else:
-            rejection, rejection_err = 1.0 / eff_b, err_b / eff_b**2
         points.append(
-            {
-                "signal_efficiency_target": target,
-                "signal_efficiency": eff_s,
-                "signal_efficiency_err": _binomial_error(eff_s, n_eff_sig, "the signal efficiency"),
-                "threshold": float(thresholds[i]),
-                "background_efficiency": eff_b,
-                "background_efficiency_err": err_b,
-                "rejection": rejection,
-                "rejection_err": rejection_err,
-            }
+            _working_point(
+                target, float(tpr[i]), float(fpr[i]), float(thresholds[i]), n_eff_sig, n_eff_bkg
+            )
         )
     return points
+
+
+def _working_point(
+    target: float,
+    eff_s: float,
+    eff_b: float,
+    threshold: float,
+    n_eff_sig: float,
+    n_eff_bkg: float,
+) -> dict[str, float]:
+    """One entry of `working_points`: the efficiencies at the chosen point, their binomial
+    errors, and the rejection 1/ε_B (+inf when ε_B = 0, NaN when ε_B is)."""
+    err_b = _binomial_error(eff_b, n_eff_bkg, "the background efficiency")
+    if math.isnan(eff_b):
+        rejection = rejection_err = _NAN
+    elif eff_b == 0.0:
+        rejection = rejection_err = _INF
+    else:
+        rejection, rejection_err = 1.0 / eff_b, err_b / eff_b**2
+    return {
+        "signal_efficiency_target": target,
+        "signal_efficiency": eff_s,
+        "signal_efficiency_err": _binomial_error(eff_s, n_eff_sig, "the signal efficiency"),
+        "threshold": threshold,
+        "background_efficiency": eff_b,
+        "background_efficiency_err": err_b,
+        "rejection": rejection,
+        "rejection_err": rejection_err,
+    }
 
 
 def rejection_at(

@@ -50,14 +50,34 @@ def overtraining_figure(
         "test": _split(test_scores, test_labels, "test"),
     }
     edges = _edges([s for sample in samples.values() for s in sample.values()], bins)
-    widths = np.diff(edges)
-    centres = (edges[:-1] + edges[1:]) / 2
 
     figure = new_figure(6.4, 4.6 + (0.3 if title else 0.0))
     ax = figure.subplots()
+    highest, lowest = _draw_training(ax, samples["training"], edges)
+    highest, lowest = _draw_test(ax, samples["test"], edges, highest, lowest)
+
+    ax.set_xlim(edges[0], edges[-1])
+    ax.set_xlabel("classifier output")
+    ax.set_ylabel(r"normalised entries $(1/N)\,dN/dx$")
+    ks_text = _ks_text(ks) if ks is not None else None
+    # The legend (and the KS line) sit in the top part of the panel, above the histograms.
+    _set_ylim(ax, highest, lowest, headroom=0.36 if ks_text else 0.3, log=log)
+    _legend(ax, ks_text)
+    ax.grid(True, which="major", alpha=0.3)
+    if title:
+        ax.set_title(title)
+    return figure
+
+
+def _draw_training(
+    ax: Axes, sample: dict[str, np.ndarray], edges: np.ndarray
+) -> tuple[float, float]:
+    """Filled histograms of the training sample's classes; their highest and lowest non-zero
+    density (lowest inf if every bin is empty)."""
+    widths = np.diff(edges)
     highest, lowest = 0.0, math.inf
     for name, _, colour in _CLASSES:
-        scores = samples["training"][name]
+        scores = sample[name]
         counts, _ = np.histogram(scores, edges)
         density = counts / (scores.size * widths)
         ax.stairs(density, edges, fill=True, color=colour, alpha=0.3, linewidth=0)
@@ -65,8 +85,18 @@ def overtraining_figure(
         highest = max(highest, float(density.max()))
         if (density > 0).any():
             lowest = min(lowest, float(density[density > 0].min()))
+    return highest, lowest
+
+
+def _draw_test(
+    ax: Axes, sample: dict[str, np.ndarray], edges: np.ndarray, highest: float, lowest: float
+) -> tuple[float, float]:
+    """Points with sqrt(N) error bars for the test sample's classes (none in empty bins);
+    `highest` and `lowest` widened to the points' range (error bars included at the top)."""
+    widths = np.diff(edges)
+    centres = (edges[:-1] + edges[1:]) / 2
     for name, _, colour in _CLASSES:
-        scores = samples["test"][name]
+        scores = sample[name]
         counts, _ = np.histogram(scores, edges)
         scale = 1.0 / (scores.size * widths)
         filled = counts > 0
@@ -85,13 +115,12 @@ def overtraining_figure(
         highest = max(highest, float((density + np.sqrt(counts) * scale).max()))
         if filled.any():
             lowest = min(lowest, float(density[filled].min()))
+    return highest, lowest
 
-    ax.set_xlim(edges[0], edges[-1])
-    ax.set_xlabel("classifier output")
-    ax.set_ylabel(r"normalised entries $(1/N)\,dN/dx$")
-    ks_text = _ks_text(ks) if ks is not None else None
-    # The legend (and the KS line) sit in the top part of the panel, above the histograms.
-    headroom = 0.36 if ks_text else 0.3
+
+def _set_ylim(ax: Axes, highest: float, lowest: float, *, headroom: float, log: bool) -> None:
+    """Y range from 0 (or, with `log`, a third of `lowest`) up to `highest`, leaving the top
+    `headroom` fraction of the panel free for the legend."""
     if log:
         ax.set_yscale("log")
         bottom = lowest / 3 if math.isfinite(lowest) else 1e-3
@@ -101,11 +130,6 @@ def overtraining_figure(
         )
     else:
         ax.set_ylim(0, (highest or 1.0) / (1 - headroom))
-    _legend(ax, ks_text)
-    ax.grid(True, which="major", alpha=0.3)
-    if title:
-        ax.set_title(title)
-    return figure
 
 
 def _split(scores: Any, labels: Any, sample: str) -> dict[str, np.ndarray]:

@@ -127,24 +127,18 @@ def train(
     (`seed`, epoch) alone, so a run resumed at epoch k continues as the uninterrupted one would.
     `extra_callbacks` (Keras callbacks, e.g. a sweep's pruner) run after expctl's own each epoch.
     `checkpoint_dir`: the run directory to checkpoint into as `checkpoint_policy` says (a
-    `expctl.runs.checkpoint.CheckpointPolicy`; default `DEFAULT_POLICY`); `resumed`: a checkpoint to continue from (weights, optimizer, callbacks, history);
+    `expctl.runs.checkpoint.CheckpointPolicy`; default `DEFAULT_POLICY`); `resumed`: a
+    checkpoint to continue from (weights, optimizer, callbacks, history);
     `stop_after`: end after that many epochs (the schedule still spans `train.epochs`).
     With `tensorboard_dir`, each epoch's history row is also written there as TensorBoard
     scalars (and, with `histograms`, every weight as a histogram).
     """
-    import keras
-
-    from expctl.training.callbacks import (
-        DivergenceStop,
-        EpochRecorder,
-        InterruptPoints,
-        ReseedEachEpoch,
-        monitor_mode,
-    )
-    from expctl.training.checkpoint import Checkpointer, StopAfter, restore_model
-    from expctl.training.pipeline import EpochBatches
+    from expctl.training.callbacks import ReseedEachEpoch
+    from expctl.training.checkpoint import restore_model
     from expctl.training.schedules import make_schedule, steps_per_epoch
 
+    # The order below is the order in which layers, optimizer, callbacks and the tf.data
+    # pipeline are created: it fixes the random state, so a rerun gives the same numbers.
     heads = [h.name for h in dataset.heads]  # Keras prefixes a head's logs with its name
     learning_rate, schedule_callbacks = make_schedule(
         train_spec.schedule,
@@ -153,6 +147,43 @@ def train(
         train_spec.epochs,
         heads=heads,
     )
+    fitted = _compile(model, dataset, train_spec, learning_rate)
+    if resumed is not None:
+        restore_model(fitted, resumed)
+    callbacks = _callbacks(
+        train_spec,
+        heads,
+        on_epoch,
+        schedule_callbacks,
+        extra_callbacks,
+        tensorboard_dir=tensorboard_dir,
+        histograms=histograms,
+    )
+    checkpointer = _checkpointer(
+        callbacks, checkpoint_dir, checkpoint_policy, checkpoint_info, seed, resumed
+    )
+    callbacks.all.append(checkpointer)  # last: see _checkpointer
+    _add_stops(callbacks.all, stop_after)
+    batches, validation = _data(dataset, train_spec, seed)
+    callbacks.all.insert(0, ReseedEachEpoch(seed, batches.set_epoch))
+    _fit(fitted, batches, validation, callbacks.all, checkpointer, train_spec, resumed)
+    return _result(callbacks, checkpointer, train_spec.early_stopping)
+
+
+@dataclass
+class _Callbacks:
+    """expctl's callbacks of one fit, in the order Keras calls them, and those read back later."""
+
+    all: list[Any]
+    recorder: Any
+    divergence: Any
+    early: Any
+    pruning: Any
+    plateau: Any
+
+
+def _compile(model: Any, dataset: Any, train_spec: Any, learning_rate: Any) -> Any:
+    """Compile what is fitted: `model`, or the adversarial trainer sharing its variables."""
     fitted = model
     if train_spec.adversarial is not None:
         from expctl.training.adversarial import AdversarialTrainer
@@ -170,8 +201,25 @@ def train(
         steps_per_execution=steps_per_execution(len(dataset.train), train_spec.batch_size),
         jit_compile=train_spec.jit_compile,
     )
-    if resumed is not None:
-        restore_model(fitted, resumed)
+    return fitted
+
+
+def _callbacks(
+    train_spec: Any,
+    heads: list[str],
+    on_epoch: Callable[[list[dict[str, float]]], None],
+    schedule_callbacks: list[Any],
+    extra_callbacks: Sequence[Any],
+    *,
+    tensorboard_dir: Path | None,
+    histograms: bool,
+) -> _Callbacks:
+    """The epoch callbacks before the checkpointer: pruning, recording, divergence, schedule,
+    early stopping, then `extra_callbacks`."""
+    import keras
+
+    from expctl.training.callbacks import DivergenceStop, EpochRecorder, monitor_mode
+
     recorder = EpochRecorder(on_epoch)
     divergence = DivergenceStop()
     # pruning first (it adds `sparsity` to the logs), then the recorder: a plateau callback
@@ -210,16 +258,30 @@ def train(
     plateau = next(
         (c for c in schedule_callbacks if isinstance(c, keras.callbacks.ReduceLROnPlateau)), None
     )
+    return _Callbacks(callbacks, recorder, divergence, early, pruning, plateau)
+
+
+def _checkpointer(
+    callbacks: _Callbacks,
+    checkpoint_dir: Path | None,
+    checkpoint_policy: Any,
+    checkpoint_info: dict[str, Any] | None,
+    seed: int,
+    resumed: Resumed | None,
+) -> Any:
+    """The Checkpointer; it must run last, as it saves what the others did at the epoch's end,
+    and restores after they reset."""
     from expctl.runs.checkpoint import DEFAULT_POLICY
+    from expctl.training.checkpoint import Checkpointer
 
     policy = checkpoint_policy if checkpoint_policy is not None else DEFAULT_POLICY
-    checkpointer = Checkpointer(
+    return Checkpointer(
         checkpoint_dir,
         policy,
-        recorder,
-        early=early,
-        plateau=plateau,
-        pruning=pruning,
+        callbacks.recorder,
+        early=callbacks.early,
+        plateau=callbacks.plateau,
+        pruning=callbacks.pruning,
         info={
             "seed": int(seed),
             "checkpoint_every": str(policy),
@@ -227,12 +289,23 @@ def train(
         },
         resumed=resumed,
     )
-    # last: it saves what the others did at the epoch's end, and restores after they reset
-    callbacks.append(checkpointer)
+
+
+def _add_stops(callbacks: list[Any], stop_after: int | None) -> None:
+    """Append the callbacks that end a fit early: `stop_after` epochs, and held signals."""
+    from expctl.training.callbacks import InterruptPoints
+    from expctl.training.checkpoint import StopAfter
+
     if stop_after is not None:
         callbacks.append(StopAfter(stop_after))
     # after the checkpointer: an epoch that ended is on record before a held signal stops the run
     callbacks.append(InterruptPoints())
+
+
+def _data(dataset: Any, train_spec: Any, seed: int) -> tuple[Any, Any]:
+    """The training batches (an EpochBatches, reshuffled per epoch) and `fit`'s validation_data."""
+    from expctl.training.pipeline import EpochBatches
+
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
@@ -249,13 +322,20 @@ def train(
         seed=seed,
         shuffle=train_spec.shuffle,
     )
-    callbacks.insert(0, ReseedEachEpoch(seed, batches.set_epoch))
-    initial_epoch, epochs = 0, train_spec.epochs
-    if resumed is not None:
-        initial_epoch = resumed.epoch
-        if resumed.finished(train_spec.epochs):
-            # early stopping had ended training: fit no epoch, only restore (best weights)
-            epochs = initial_epoch
+    return batches, validation
+
+
+def _fit(
+    fitted: Any,
+    batches: Any,
+    validation: Any,
+    callbacks: list[Any],
+    checkpointer: Any,
+    train_spec: Any,
+    resumed: Resumed | None,
+) -> None:
+    """Run Keras' fit over the epochs left; on an interrupt, flush the last epoch to disk first."""
+    initial_epoch, epochs = _epoch_range(resumed, train_spec.epochs)
     try:
         fitted.fit(
             batches.dataset(),
@@ -271,7 +351,22 @@ def train(
         # SIGINT/SIGTERM (expctl.errors.Interrupted): keep the last completed epoch on disk
         checkpointer.flush()
         raise
-    rows = recorder.rows
+
+
+def _epoch_range(resumed: Resumed | None, epochs: int) -> tuple[int, int]:
+    """`fit`'s (initial_epoch, epochs): from the start, or from a resumed checkpoint."""
+    if resumed is None:
+        return 0, epochs
+    if resumed.finished(epochs):
+        # early stopping had ended training: fit no epoch, only restore (best weights)
+        return resumed.epoch, resumed.epoch
+    return resumed.epoch, epochs
+
+
+def _result(callbacks: _Callbacks, checkpointer: Any, early_spec: Any) -> TrainResult:
+    """How training ended, from the recorder, early stopping, divergence and the checkpointer."""
+    rows = callbacks.recorder.rows
+    early = callbacks.early
     best_epoch: int | None = None
     restored = False
     stopped = None
@@ -279,11 +374,12 @@ def train(
         stopped = early.stopped_epoch + 1 if early.stopped_epoch > 0 else None
         if early.best is not None:
             best_epoch = early.best_epoch + 1
-            restored = es.restore_best and early.best_weights is not None
+            restored = early_spec.restore_best and early.best_weights is not None
     elif rows and "val_loss" in rows[0]:
         finite = [r for r in rows if math.isfinite(r["val_loss"])]
         if finite:
             best_epoch = int(min(finite, key=lambda r: r["val_loss"])["epoch"])
+    divergence = callbacks.divergence
     return TrainResult(
         rows=rows,
         epochs_trained=len(rows),
