@@ -133,7 +133,7 @@ def _open_resumable(run_path: Path) -> tuple[RunDir, str]:
 
 
 def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
-    from expctl.runs.checkpoint import LATEST, STATE, CheckpointPolicy, candidates
+    from expctl.runs.checkpoint import LATEST, STATE, CheckpointPolicy, candidates, remove_leftovers
 
     run_dir, state = _open_resumable(run_path)
     loaded, record = stored_spec(RunView(run_path))
@@ -170,6 +170,7 @@ def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
 
     # held from the restart on, so a signal cannot leave the run `running`
     with interrupts.deferred():
+        remove_leftovers(run_path)  # half-written checkpoint files of the process that died
         run_dir.restart(
             __version__,
             resumed_from_epoch=resumed.epoch,

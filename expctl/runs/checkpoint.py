@@ -193,6 +193,18 @@ class Checkpoint:
     source: str
 
 
+def remove_leftovers(run_path: Path) -> list[Path]:
+    """Delete the temporary files a killed process left in checkpoints/ (a write cut short by
+    SIGKILL or a power loss; never part of an intact checkpoint). Returns what was deleted."""
+    folder = Path(run_path) / CHECKPOINT_DIR
+    if not folder.is_dir():
+        return []
+    leftovers = sorted(p for p in folder.glob(".*.tmp-*") if p.is_file() and not p.is_symlink())
+    for path in leftovers:
+        path.unlink(missing_ok=True)
+    return leftovers
+
+
 def candidates(run_path: Path, warn: Warn) -> list[Checkpoint]:
     """Every intact checkpoint of a run, newest epoch first; a damaged one is named in `warn`.
 
@@ -270,6 +282,7 @@ __all__ = [
     "best_name",
     "candidates",
     "read_state",
+    "remove_leftovers",
     "sha256_file",
     "write_best",
     "write_checkpoint",
