@@ -211,6 +211,9 @@ def _entries() -> list[MetricInfo]:
 #: Every known metric by name, in catalogue order.
 CATALOGUE: dict[str, MetricInfo] = {entry.name: entry for entry in _entries()}
 
+#: The candidates for a run's headline metric, in the order they are chosen.
+MAIN_METRICS: tuple[str, ...] = tuple(e.name for e in CATALOGUE.values() if e.main)
+
 #: Families of metrics named by a parameter: `rejection_at_<signal efficiency in %>`.
 _FAMILIES: tuple[tuple[re.Pattern[str], MetricInfo], ...] = (
     (
@@ -288,7 +291,7 @@ def is_metric(name: str) -> bool:
 def main_metric(names: Iterable[str]) -> str | None:
     """The headline metric among `names`: auc, else accuracy, else r2, else None."""
     present = set(names)
-    return next((e.name for e in CATALOGUE.values() if e.main and e.name in present), None)
+    return next((name for name in MAIN_METRICS if name in present), None)
 
 
 def no_direction_message(name: str, what: str) -> str:
@@ -304,6 +307,7 @@ def no_direction_message(name: str, what: str) -> str:
 
 __all__ = [
     "CATALOGUE",
+    "MAIN_METRICS",
     "SUMMARY_METRICS",
     "MetricInfo",
     "direction",

@@ -15,7 +15,7 @@ Each file is read at most once, when first asked for; a missing or corrupt file 
 
 from __future__ import annotations
 
-import csv
+import json
 import math
 from collections.abc import Callable
 from functools import cached_property
@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from expctl.runs import layout
 from expctl.runs.atomic import read_json
-from expctl.runs.specfile import read_spec_file
 from expctl.runs.store import live_status
 
 if TYPE_CHECKING:
@@ -89,32 +88,39 @@ class RunView:
     def exists(self, name: str) -> bool:
         return (self.path / name).is_file()
 
-    def _json(self, name: str, what: str) -> dict[str, Any] | None:
+    def _json(self, name: str, what: str) -> tuple[bool, dict[str, Any] | None]:
+        """(whether the file exists, its JSON object or None if unreadable, with a warning
+        ending in `what`). One open, no separate existence check: `list` reads 1,000s of runs."""
         path = self.path / name
-        if not path.exists():
-            return None
         try:
-            data = read_json(path)
-        except ValueError as exc:
-            self._warn(f"{_one_line(exc)}; {what}")
-            return None
+            text = path.read_bytes()
+        except FileNotFoundError:
+            return False, None
+        except OSError as exc:
+            self._warn(f"{path}: {_one_line(exc)}; {what}")
+            return True, None
+        try:
+            data = json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            self._warn(f"{path}: {_one_line(exc)}; {what}")
+            return True, None
         if not isinstance(data, dict):
             self._warn(f"{path}: not a JSON object; {what}")
-            return None
-        return data
+            return True, None
+        return True, data
 
     # ------------------------------------------------------------------------------- status
 
     @cached_property
     def recorded_status(self) -> dict[str, Any]:
         """status.json as written ({} when missing or unreadable)."""
-        if not (self.path / layout.STATUS).exists():
+        found, data = self._json(layout.STATUS, "status unknown")
+        if not found:
             self._warn(
                 f"{self.path / layout.STATUS}: missing; status unknown "
                 "(the run may not have started properly)"
             )
-            return {}
-        return self._json(layout.STATUS, "status unknown") or {}
+        return data or {}
 
     @cached_property
     def status(self) -> dict[str, Any]:
@@ -137,14 +143,16 @@ class RunView:
 
     @property
     def name(self) -> str:
-        spec = self.spec or {}
-        return str(self.status.get("name") or spec.get("name") or "?")
+        """The run's name: from status.json, else from spec.yaml (read only then)."""
+        return str(self.status.get("name") or (self.spec or {}).get("name") or "?")
 
     # -------------------------------------------------------------------------- spec, data
 
     @cached_property
     def spec(self) -> dict[str, Any] | None:
         """The resolved spec.yaml as plain data (hardened loader); None if unreadable."""
+        from expctl.runs.specfile import read_spec_file  # PyYAML: only for the views that need it
+
         try:
             return read_spec_file(self.path / layout.SPEC)
         except ValueError as exc:
@@ -154,24 +162,24 @@ class RunView:
     @cached_property
     def data(self) -> dict[str, Any] | None:
         """data.json: the dataset's summary and fingerprint."""
-        return self._json(layout.DATA, "its data record is left out")
+        return self._json(layout.DATA, "its data record is left out")[1]
 
     @cached_property
     def environment(self) -> dict[str, Any] | None:
         """environment.json: versions, machine, git state."""
-        return self._json(layout.ENVIRONMENT, "its environment is left out")
+        return self._json(layout.ENVIRONMENT, "its environment is left out")[1]
 
     # ------------------------------------------------------------------------------ results
 
     @cached_property
     def metrics(self) -> dict[str, Any] | None:
         """metrics.json (None when absent or unreadable; a completed run without one is warned of)."""
-        path = self.path / layout.METRICS
-        if not path.exists():
-            if self.state == "completed" and not self.is_biasvar:
-                self._warn(f"{path}: missing although the run completed; no metrics shown")
-            return None
-        return self._json(layout.METRICS, "its metrics are left out")
+        found, data = self._json(layout.METRICS, "its metrics are left out")
+        if not found and self.state == "completed" and not self.is_biasvar:
+            self._warn(
+                f"{self.path / layout.METRICS}: missing although the run completed; no metrics shown"
+            )
+        return data
 
     @property
     def training(self) -> dict[str, Any]:
@@ -193,6 +201,8 @@ class RunView:
     @cached_property
     def history(self) -> list[dict[str, float]]:
         """history.csv as rows of floats (empty cells NaN); [] when absent or unreadable."""
+        import csv
+
         path = self.path / layout.HISTORY
         if not path.exists():
             return []
@@ -288,17 +298,18 @@ def find_runs(folder: Path) -> list[RunView]:
     """Every (possibly partial) run directory directly inside `folder`, oldest first (ids sort by
     time); [] when `folder` does not exist. Symbolic links are not followed, so a link in the
     folder cannot lead the listing elsewhere; hidden entries and files are skipped."""
+    import os
+
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    return [
-        RunView(entry)
-        for entry in sorted(folder.iterdir())
-        if not entry.name.startswith(".")
-        and not entry.is_symlink()
-        and entry.is_dir()
-        and looks_like_run(entry)
-    ]
+    with os.scandir(folder) as entries:  # a DirEntry knows its type: no stat per entry
+        names = sorted(
+            e.name
+            for e in entries
+            if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)
+        )
+    return [RunView(folder / name) for name in names if looks_like_run(folder / name)]
 
 
 __all__ = [

@@ -15,13 +15,11 @@ HEADER = ("RUN", "NAME", "STATUS", "TEST", "DURATION")
 
 def main_metric_text(metrics: dict[str, Any] | None) -> str:
     """`auc 0.9123`: the run's headline metric (the catalogue's main metric it has a number for)."""
-    finite = {
-        k: v
-        for k, v in (metrics or {}).items()
-        if isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-    }
-    name = catalogue.main_metric(finite)
-    return "-" if name is None else f"{name} {finite[name]:.4f}"
+    for name in catalogue.MAIN_METRICS:
+        value = (metrics or {}).get(name)
+        if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+            return f"{name} {value:.4f}"
+    return "-"
 
 
 def duration_text(status: dict[str, Any]) -> str:
