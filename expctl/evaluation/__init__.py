@@ -7,72 +7,21 @@ metrics are better high or low) can be imported by the views without numpy or sc
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    from expctl.evaluation.hep import (
-        auc_in_bins,
-        auc_interval,
-        best_thresholds,
-        overtraining_test,
-        rejection_at,
-        working_points,
-    )
-    from expctl.evaluation.metrics import (
-        UndefinedMetricWarning,
-        binary_confusion,
-        binary_metrics,
-        log_loss,
-        multiclass_metrics,
-        regression_metrics,
-        roc_auc,
-        roc_curve,
-    )
-
-#: public name -> the module that defines it
-_WHERE = {
-    **dict.fromkeys(
-        (
-            "auc_in_bins",
-            "auc_interval",
-            "best_thresholds",
-            "overtraining_test",
-            "rejection_at",
-            "working_points",
-        ),
-        "expctl.evaluation.hep",
+#: module -> the public names it gives this package (each module's `__all__` holds more)
+_EXPORTS = {
+    "expctl.evaluation.hep": (
+        "auc_in_bins auc_interval best_thresholds overtraining_test rejection_at working_points"
     ),
-    **dict.fromkeys(
-        (
-            "UndefinedMetricWarning",
-            "binary_confusion",
-            "binary_metrics",
-            "log_loss",
-            "multiclass_metrics",
-            "regression_metrics",
-            "roc_auc",
-            "roc_curve",
-        ),
-        "expctl.evaluation.metrics",
+    "expctl.evaluation.metrics": (
+        "UndefinedMetricWarning binary_confusion binary_metrics log_loss multiclass_metrics "
+        "regression_metrics roc_auc roc_curve"
     ),
 }
+_WHERE = {name: module for module, names in _EXPORTS.items() for name in names.split()}
 
-__all__ = [
-    "UndefinedMetricWarning",
-    "auc_in_bins",
-    "auc_interval",
-    "best_thresholds",
-    "binary_confusion",
-    "binary_metrics",
-    "log_loss",
-    "multiclass_metrics",
-    "overtraining_test",
-    "regression_metrics",
-    "rejection_at",
-    "roc_auc",
-    "roc_curve",
-    "working_points",
-]
+__all__ = sorted(_WHERE)  # served by __getattr__
 
 
 def __getattr__(name: str) -> Any:
@@ -80,3 +29,7 @@ def __getattr__(name: str) -> Any:
     if module is None:
         raise AttributeError(f"module 'expctl.evaluation' has no attribute {name!r}")
     return getattr(importlib.import_module(module), name)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
