@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from expctl.errors import ExpctlError
+from expctl.masking import mask
 from expctl.version import __version__
 
 #: command name -> (module, attribute); modules are imported on first use.
@@ -54,7 +55,8 @@ class LazyGroup(click.Group):
         except ExpctlError as exc:
             if ctx.meta.get("expctl.debug"):
                 traceback.print_exc()
-            click.echo(f"error: {exc.message}", err=True)
+            # a storage or MLflow URL in a message never shows its password
+            click.echo(f"error: {mask(exc.message)}", err=True)
             ctx.exit(exc.exit_code)
         except KeyboardInterrupt as exc:
             # expctl.errors.Interrupted carries the signal's exit code (SIGTERM: 143)

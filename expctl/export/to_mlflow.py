@@ -9,6 +9,7 @@ from typing import Any
 
 from expctl.errors import BadInputError, ExpctlError
 from expctl.export.common import final_metrics, flatten, read_run
+from expctl.masking import mask
 
 INSTALL_HINT = "install it with `uv sync --extra mlflow` (or `pip install 'expctl[mlflow]'`)"
 #: MLflow run status for each final status of a run directory.
@@ -80,7 +81,10 @@ def export_run(run_dir: Path, uri: str, experiment: str = "expctl") -> str:
             },
         )
         run_id = mlrun.info.run_id
-        params = [Param(key, value[:MAX_PARAM_LENGTH]) for key, value in flatten(spec).items()]
+        # the spec's own tracking URI may hold a password: never a param
+        params = [
+            Param(key, mask(value)[:MAX_PARAM_LENGTH]) for key, value in flatten(spec).items()
+        ]
         elapsed = 0.0
         series = []
         for row in history:
@@ -104,5 +108,7 @@ def export_run(run_dir: Path, uri: str, experiment: str = "expctl") -> str:
             run_id, status=MLFLOW_STATUS.get(str(status.get("status")), "FAILED"), end_time=ended
         )
     except MlflowException as exc:
-        raise ExpctlError(f"MLflow export of {run_dir} to {uri} failed: {exc.message}") from None
+        raise ExpctlError(
+            f"MLflow export of {run_dir} to {mask(uri)} failed: {mask(exc.message)}"
+        ) from None
     return run_id

@@ -25,6 +25,7 @@ from expctl.data.fingerprint import data_record
 from expctl.errors import Interrupted, RunFailedError, SpecError
 from expctl.evaluation.metrics import UndefinedMetricWarning
 from expctl.evaluation.tasks import evaluate
+from expctl.masking import mask
 from expctl.progress import progress_line
 from expctl.runs import RunDir, atomic_save, atomic_write_json, atomic_write_text, layout
 from expctl.runs.environment import environment
@@ -178,10 +179,10 @@ def after_run(path: Path, spec: Any, echo: Echo) -> None:
         except ExpctlError as exc:
             raise ExpctlError(
                 f"{exc.message}\nthe run itself completed ({path}); retry the export with "
-                f"`expctl export {path} --mlflow {uri}`"
+                f"`expctl export {path} --mlflow {mask(uri)}`"
             ) from None
         echo(
-            f"logged to MLflow {uri}: experiment {spec.tracking.mlflow_experiment}, run {mlflow_id}"
+            f"logged to MLflow {mask(uri)}: experiment {spec.tracking.mlflow_experiment}, run {mlflow_id}"
         )
 
 

@@ -14,6 +14,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+from expctl.masking import mask_all
+
 
 def _version(module: str) -> str | None:
     loaded = sys.modules.get(module)
@@ -41,7 +43,7 @@ def environment(spec_dir: Path) -> dict[str, Any]:
         "cpu": cpu_name(),
         "cpu_count": os.cpu_count(),
         "git": git_state(spec_dir),
-        "argv": sys.argv,
+        "argv": mask_all(sys.argv),  # a storage or MLflow URL may hold a password
     }
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import optuna
 
 from expctl.errors import BadInputError, ExpctlError, RunFailedError
+from expctl.masking import mask
 from expctl.spec.sweep import LoadedSweep, load_sweep_spec
 from expctl.sweep.outputs import BEST_YAML, PLOTS_DIR, SWEEP_CSV, SWEEP_YAML, sweep_yaml
 from expctl.sweep.space import Space, check_space
@@ -174,7 +175,7 @@ def run_sweep(
     before = len(opened.get_trials(deepcopy=False))
     echo(
         f"sweep {plan.sweep_dir}: {lsweep.sweep.method}, {budget} trials, "
-        f"{workers} worker{'s' if workers > 1 else ''}, storage {info.url}"
+        f"{workers} worker{'s' if workers > 1 else ''}, storage {mask(info.url)}"
         + (f"; resuming ({before} trials recorded)" if before else "")
     )
     bad_input = False

@@ -30,6 +30,7 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from expctl.errors import BadInputError
+from expctl.masking import mask
 
 #: A trial is retried this many times when its worker dies (a trial that kills every worker that
 #: runs it, e.g. out of memory, stops being retried).
@@ -73,11 +74,13 @@ def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
             )
     except ImportError as exc:
         raise BadInputError(
-            f"--storage {url}: the database driver is not installed ({exc}); e.g. "
+            f"--storage {mask(url)}: the database driver is not installed ({exc}); e.g. "
             "uv add psycopg2-binary for postgresql://, PyMySQL for mysql+pymysql://"
         ) from None
     except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, ...
-        raise BadInputError(f"--storage {url}: cannot open the database: {exc}") from None
+        raise BadInputError(
+            f"--storage {mask(url)}: cannot open the database: {mask(str(exc))}"
+        ) from None
     return StorageInfo(storage=storage, url=url, local=url.startswith("sqlite:"))
 
 
@@ -96,7 +99,7 @@ def open_storage(url: str | None, sweep_dir: Path) -> StorageInfo:
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in STORAGES:
         raise BadInputError(
-            f"--storage {url!r}: expected a URL starting with "
+            f"--storage {mask(url)!r}: expected a URL starting with "
             + ", ".join(f"{s}://" for s in STORAGES)
             + " (e.g. postgresql://user:password@host/db, sqlite:///sweep.db)"
         )

@@ -1,0 +1,73 @@
+"""Passwords in storage and MLflow URLs are never shown: expctl.masking and where it is applied."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from expctl.cli import cli
+from expctl.masking import mask, mask_all
+
+SECRET = "s3cr3t-Pa55"
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("postgresql://alice:s3cr%40t@db:5432/optuna", "postgresql://alice:***@db:5432/optuna"),
+        ("--storage=mysql+pymysql://bob:p/w@h/d", "--storage=mysql+pymysql://bob:***@h/d"),
+        ("a http://x:y@z and https://u:v@w", "a http://x:***@z and https://u:***@w"),
+        ("postgresql://alice@h/db", "postgresql://alice@h/db"),  # no password: unchanged
+        ("http://host:5000/path", "http://host:5000/path"),  # a port is not a password
+        ("sqlite:///sweep.db", "sqlite:///sweep.db"),
+        ("journal:///tmp/x.log", "journal:///tmp/x.log"),
+    ],
+)
+def test_mask_replaces_only_the_password(text: str, shown: str) -> None:
+    assert mask(text) == shown
+    assert mask(mask(text)) == shown
+
+
+def test_environment_records_argv_without_passwords(monkeypatch: pytest.MonkeyPatch) -> None:
+    from expctl.runs.environment import environment
+
+    argv = ["expctl", "sweep", "s.yaml", "--storage", f"postgresql://alice:{SECRET}@db/optuna"]
+    monkeypatch.setattr(sys, "argv", argv)
+    recorded = environment(Path.cwd())["argv"]
+    assert recorded == mask_all(argv)
+    assert recorded[-1] == "postgresql://alice:***@db/optuna"
+    assert SECRET not in json.dumps(recorded)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"postgresql://alice:{SECRET}@127.0.0.1:9/optuna",  # nothing listens on port 9
+        f"nosuchdb://alice:{SECRET}@127.0.0.1/optuna",  # unknown scheme
+    ],
+)
+def test_a_sweep_storage_error_never_prints_the_password(
+    write_spec, tmp_path: Path, url: str
+) -> None:
+    spec = write_spec(
+        {
+            "sweep": {
+                "method": "grid",
+                "space": {"model.hidden": {"type": "choice", "values": [[4], [8]]}},
+            }
+        }
+    )
+    result = CliRunner().invoke(
+        cli,
+        ["sweep", str(spec), "--storage", url, "--study", "s", "--output-dir", str(tmp_path / "o")],
+    )
+    assert result.exit_code == 2, result.output
+    assert SECRET not in result.output
+    assert "alice:***@127.0.0.1" in result.output
+    for path in tmp_path.rglob("*"):
+        if path.is_file():
+            assert SECRET not in path.read_text(errors="replace"), path
