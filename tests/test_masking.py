@@ -71,3 +71,26 @@ def test_a_sweep_storage_error_never_prints_the_password(
     for path in tmp_path.rglob("*"):
         if path.is_file():
             assert SECRET not in path.read_text(errors="replace"), path
+
+
+def test_a_missing_database_driver_names_the_extra_and_writes_nothing(
+    write_spec, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import optuna
+
+    def no_driver(*args: object, **kwargs: object) -> None:
+        raise ImportError("No module named 'psycopg'")
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", no_driver)
+    spec = write_spec(
+        {"sweep": {"method": "grid", "space": {"model.l2": {"type": "choice", "values": [0.0]}}}}
+    )
+    out = tmp_path / "o"
+    url = f"postgresql://alice:{SECRET}@127.0.0.1/optuna"
+    result = CliRunner().invoke(
+        cli, ["sweep", str(spec), "--storage", url, "--study", "s", "--output-dir", str(out)]
+    )
+    assert result.exit_code == 2, result.output
+    assert "expctl[postgres]" in result.output and "alice:***@" in result.output
+    assert SECRET not in result.output
+    assert not out.exists()

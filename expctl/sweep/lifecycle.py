@@ -223,8 +223,10 @@ def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo
     from expctl.sweep.storage import open_storage
     from expctl.sweep.study import init_study, load_study
 
+    info = open_storage(
+        plan.storage, plan.sweep_dir
+    )  # refused (bad URL, no driver): nothing written
     plan.trials_dir.mkdir(parents=True, exist_ok=True)
-    info = open_storage(plan.storage, plan.sweep_dir)
     study = load_study(setup.lsweep, info, plan.study)
     if init_study(study, setup.lsweep, setup.space, plan.sweep_dir):
         atomic_write_text(plan.sweep_dir / SWEEP_YAML, sweep_yaml(setup.lsweep))

@@ -75,7 +75,8 @@ def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
     except ImportError as exc:
         raise BadInputError(
             f"--storage {mask(url)}: the database driver is not installed ({exc}); e.g. "
-            "uv add psycopg2-binary for postgresql://, PyMySQL for mysql+pymysql://"
+            "pip install 'expctl[postgres]' (psycopg 3, what postgresql:// means; in a clone: "
+            "uv sync --extra postgres), PyMySQL for mysql+pymysql://"
         ) from None
     except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, ...
         raise BadInputError(
