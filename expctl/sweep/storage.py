@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
+import random
 import socket
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -59,19 +61,42 @@ def _journal(url: str, sweep_dir: Path) -> StorageInfo:
     return StorageInfo(storage=storage, url=f"journal://{file}", local=True)
 
 
+#: Attempts at opening an RDB storage whose schema another host is creating at the same moment.
+SCHEMA_ATTEMPTS = 5
+
+
+def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
+    """Optuna's RDBStorage at `url`, retried while another host creates the same schema.
+
+    Two hosts starting one study on an empty database both issue Optuna's CREATE TYPE/TABLE;
+    the loser gets a unique-key violation (PostgreSQL) or "already exists". The schema is
+    there by then, so opening again succeeds; any other error is raised at once.
+    """
+    import sqlalchemy.exc
+
+    for attempt in range(SCHEMA_ATTEMPTS):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                return optuna.storages.RDBStorage(
+                    url,
+                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
+                    grace_period=GRACE_PERIOD_S,
+                    heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
+                        max_retry=MAX_RETRY
+                    ),
+                    engine_kwargs={"pool_pre_ping": True},
+                )
+        except (sqlalchemy.exc.IntegrityError, sqlalchemy.exc.ProgrammingError):
+            if attempt == SCHEMA_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1) + random.random() * 0.2)
+    raise AssertionError("unreachable")
+
+
 def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                url,
-                heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                grace_period=GRACE_PERIOD_S,
-                heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
-                    max_retry=MAX_RETRY
-                ),
-                engine_kwargs={"pool_pre_ping": True},
-            )
+        storage = _rdb_storage(url)
     except ImportError as exc:
         raise BadInputError(
             f"--storage {mask(url)}: the database driver is not installed ({exc}); e.g. "

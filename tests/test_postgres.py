@@ -1,0 +1,176 @@
+"""Sweeps on a real PostgreSQL server: two processes ("hosts") share one study.
+
+The server is a throw-away one started by the fixture (initdb in a temporary folder, password
+authentication, listening on 127.0.0.1 on a free port); the tests skip, saying why, where
+PostgreSQL's server programs are not installed (Debian: `apt-get install postgresql`).
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import TINY
+
+ROOT = Path(__file__).resolve().parents[1]
+PASSWORD = "pg-S3cret-9x"
+
+
+def _bin_dir() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
+    if found:
+        return Path(found[-1]).parent
+    initdb = shutil.which("initdb")
+    return Path(initdb).parent if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _as_server_user(cmd: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: as root, run the command as the `postgres` user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *cmd]
+    return cmd
+
+
+@pytest.fixture(scope="module")
+def postgres() -> Iterator[str]:
+    """The URL (with its password) of an empty database on a throw-away server."""
+    bin_dir = _bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL's server is not installed (apt-get install postgresql)")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
+    # not under pytest's temporary folder: that one is private to this user (mode 700)
+    base = Path(tempfile.mkdtemp(prefix="expctl-pg-"))
+    data, sockets, pwfile = base / "data", base / "sockets", base / "pw"
+    sockets.mkdir()
+    pwfile.write_text(PASSWORD + "\n")
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+        shutil.chown(sockets, "postgres")
+        shutil.chown(pwfile, "postgres")
+        os.chmod(base, 0o755)
+    port = _free_port()
+
+    def run(*cmd: str) -> None:
+        done = subprocess.run(
+            _as_server_user([str(bin_dir / cmd[0]), *cmd[1:]]), capture_output=True, text=True
+        )
+        assert done.returncode == 0, f"{cmd[0]} failed: {done.stdout}{done.stderr}"
+
+    run("initdb", "-D", str(data), "-U", "expctl", "--auth=scram-sha-256", f"--pwfile={pwfile}")
+    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets}"
+    run("pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
+    try:
+        env = {**os.environ, "PGPASSWORD": PASSWORD}
+        subprocess.run(
+            _as_server_user(
+                [
+                    str(bin_dir / "createdb"),
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    str(port),
+                    "-U",
+                    "expctl",
+                    "sweeps",
+                ]
+            ),
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        yield f"postgresql://expctl:{PASSWORD}@127.0.0.1:{port}/sweeps"
+    finally:
+        run("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def _sweep(spec: Path, url: str, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "expctl",
+            "sweep",
+            str(spec),
+            "--storage",
+            url,
+            "--study",
+            "grid23",
+            "--output-dir",
+            str(out),
+            "--smoke",
+            *extra,
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+@pytest.mark.slow  # two processes train a 2x3 grid (smoke-sized): about a minute on 2 cores
+def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> None:
+    spec = tmp_path / "grid.yaml"
+    data = {
+        **TINY,
+        "name": "grid23",
+        "sweep": {
+            "method": "grid",
+            "metric": "val_loss",
+            "space": {
+                "model.hidden": {"type": "choice", "values": [[4], [8]]},
+                "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
+            },
+        },
+    }
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    hosts = [tmp_path / "host-a", tmp_path / "host-b"]
+    procs = [_sweep(spec, postgres, out) for out in hosts]
+    outputs = [proc.communicate(timeout=600)[0] for proc in procs]
+    for proc, output in zip(procs, outputs, strict=True):
+        assert proc.returncode == 0, output
+        assert PASSWORD not in output and "expctl:***@127.0.0.1" in output
+
+    # every point of the grid trained exactly once, by one host or the other
+    trained = sorted(p.name for out in hosts for p in (out / "grid23" / "trials").iterdir())
+    assert len(trained) == 6, trained
+    # a host that finishes first writes sweep.csv as the study stood then; any host, afterwards,
+    # writes the whole study's outputs from the database alone (nothing left to train)
+    reader = tmp_path / "host-c"
+    proc = _sweep(spec, postgres, reader)
+    output = proc.communicate(timeout=300)[0]
+    assert proc.returncode == 0 and PASSWORD not in output, output
+    assert not (reader / "grid23" / "trials").exists() or not any(
+        (reader / "grid23" / "trials").iterdir()
+    )
+    with open(reader / "grid23" / "sweep.csv", newline="") as fh:
+        rows = [r for r in csv.DictReader(fh)]
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    points = {(r["model.hidden"], r["model.l2"]) for r in complete}
+    expected = {(h, l2) for h in ("[4]", "[8]") for l2 in ("0.0", "0.0001", "0.001")}
+    # the grid was enqueued once (by whichever host came first): six trials in all
+    assert len(rows) == 6 and len(complete) == 6 and points == expected, rows
+    assert {r["run"] for r in complete} == {name for name in trained}
+
+    # the password is written nowhere: run directories, sweep folders
+    for out in [*hosts, reader]:
+        for path in out.rglob("*"):
+            if path.is_file():
+                assert PASSWORD.encode() not in path.read_bytes(), path
