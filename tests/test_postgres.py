@@ -168,6 +168,7 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
     # the grid was enqueued once (by whichever host came first): six trials in all
     assert len(rows) == 6 and len(complete) == 6 and points == expected, rows
     assert {r["run"] for r in complete} == {name for name in trained}
+    assert {r["host"] for r in complete} == {socket.gethostname()}
 
     # the password is written nowhere: run directories, sweep folders
     for out in [*hosts, reader]:

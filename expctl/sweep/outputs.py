@@ -21,7 +21,7 @@ from expctl.spec.sweep import LoadedSweep
 from expctl.spec.yamlio import dump_yaml
 from expctl.sweep.space import Space, apply, trial_spec
 
-FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run")
+FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run", "host")
 
 # a sweep directory's own files (its trial runs, under trials/, are run directories; see SweepPlan)
 SWEEP_CSV = "sweep.csv"
@@ -41,7 +41,9 @@ def _cell(value: Any) -> Any:
 
 
 def trial_rows(study: optuna.Study, space: Space) -> list[dict[str, Any]]:
-    """One row per trial: number, Optuna state, value, duration, run id(s), one column per key."""
+    """One row per trial: number, Optuna state, value, duration, run id(s), the host that trained
+    it (several machines can share a study; its run directories are on that host), one column
+    per key."""
     rows = []
     for trial in study.get_trials(deepcopy=False):
         params = space.decode(trial.params)
@@ -51,6 +53,7 @@ def trial_rows(study: optuna.Study, space: Space) -> list[dict[str, Any]]:
             "value": trial.value,
             "duration_s": _duration(trial),
             "run": ";".join(trial.user_attrs.get("runs", [])),
+            "host": (trial.user_attrs.get("worker") or {}).get("host"),
         }
         row.update({key: _cell(params.get(key)) for key in space.keys})
         rows.append(row)
