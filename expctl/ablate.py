@@ -86,7 +86,7 @@ REGULARISERS: tuple[Regulariser, ...] = (
     Regulariser("augment", _augment_on, lambda s: ["model.augment={}"]),
     Regulariser(
         "label_smoothing",
-        lambda s: s.train.label_smoothing > 0,
+        lambda s: bool(s.train.label_smoothing),  # a number > 0, or {sigma}
         lambda s: ["train.label_smoothing=0.0"],
     ),
     Regulariser(

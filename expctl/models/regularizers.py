@@ -186,6 +186,20 @@ class BinaryCrossentropyWithSmoothing(keras.losses.BinaryCrossentropy):
         return config
 
 
+def _one_hot(y_true: Any, y_pred: Any) -> Any:
+    """Integer labels, shaped (batch,) or (batch, 1), one-hot over y_pred's K classes."""
+    y_true = ops.convert_to_tensor(y_true)
+    if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
+        y_true = ops.squeeze(y_true, axis=-1)  # one_hot wants (batch,)
+    return ops.one_hot(ops.cast(y_true, "int32"), y_pred.shape[-1], dtype=y_pred.dtype)
+
+
+def _smooth_one_hot(one_hot: Any, eps: Any) -> Any:
+    """Targets 1-ε for the true class and ε/(K-1) for each other; ε a number or one per event."""
+    k = one_hot.shape[-1]
+    return one_hot * (1.0 - eps) + (1.0 - one_hot) * (eps / max(k - 1, 1))
+
+
 @keras.saving.register_keras_serializable(package="expctl")
 class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
     """Categorical crossentropy on integer labels with smooth targets: 1-ε for the true class,
@@ -210,14 +224,8 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         y_pred = ops.convert_to_tensor(y_pred)
-        y_true = ops.convert_to_tensor(y_true)
-        # Labels arrive as (batch,) or (batch, 1); one_hot wants (batch,).
-        if len(y_true.shape) == len(y_pred.shape) and y_true.shape[-1] == 1:
-            y_true = ops.squeeze(y_true, axis=-1)
-        k = y_pred.shape[-1]
-        one_hot = ops.one_hot(ops.cast(y_true, "int32"), k, dtype=y_pred.dtype)
-        eps = self.label_smoothing
-        target = one_hot * (1.0 - eps) + (1.0 - one_hot) * (eps / max(k - 1, 1))
+        one_hot = _one_hot(y_true, y_pred)
+        target = _smooth_one_hot(one_hot, self.label_smoothing)
         return keras.losses.categorical_crossentropy(target, y_pred, from_logits=self.from_logits)
 
     def get_config(self) -> dict[str, Any]:
@@ -226,16 +234,86 @@ class SparseCategoricalCrossentropyWithSmoothing(keras.losses.Loss):
         return config
 
 
-def make_loss(task: str, label_smoothing: float = 0.0) -> keras.losses.Loss:
+@keras.saving.register_keras_serializable(package="expctl")
+class RandomLabelSmoothing(keras.losses.Loss):
+    """Crossentropy against the lecture's random smooth labels: per event ε ~ N(0, σ_ε).
+
+    Each call draws one |ε| per event from `seed_generator`; the true class's target is 1-|ε|,
+    each of the K-1 others gets |ε|/(K-1) (binary: targets |ε| and 1-|ε|). |ε| is clipped to
+    (K-1)/K (0.5 for binary), the uniform target: beyond it the true class would get less than a
+    wrong one, i.e. the label would be flipped, not smoothed; for σ = 0.1 that clip touches one
+    event in ~10⁶. The loss is linear in the targets, so its mean over ε is the loss against the
+    mean targets (E|ε| = σ·sqrt(2/π) before the clip). Validation is drawn too (Keras' loss
+    cannot tell the two apart). Whoever wants a run's draws reproducible per epoch reseeds
+    `seed_generator` (expctl.training does, with the model's own generators).
+
+    Args:
+        sigma: σ_ε, in (0, 1) as in the lecture.
+        task: "binary" (one sigmoid output, labels 0/1) or "multiclass" (softmax over K,
+            integer labels).
+        seed: the generator's initial seed (None: drawn from Keras' global seed).
+    """
+
+    def __init__(
+        self,
+        sigma: float,
+        task: str = "binary",
+        seed: int | None = None,
+        name: str = "random_label_smoothing",
+        **kwargs: Any,
+    ) -> None:
+        if not 0 < sigma < 1:
+            raise ValueError(f"label smoothing sigma must be in (0, 1), got {sigma}")
+        if task not in ("binary", "multiclass"):
+            raise ValueError(
+                f"random label smoothing applies to binary or multiclass, not {task!r}"
+            )
+        super().__init__(name=name, **kwargs)
+        self.sigma = float(sigma)
+        self.task = task
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def draw(self, n: Any, n_classes: int, dtype: str = "float32") -> Any:
+        """|ε| for `n` events, shape (n, 1), clipped to (K-1)/K; advances `seed_generator`."""
+        eps = keras.random.normal((n,), stddev=self.sigma, dtype=dtype, seed=self.seed_generator)
+        return ops.expand_dims(ops.minimum(ops.abs(eps), (n_classes - 1) / n_classes), -1)
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        y_pred = ops.convert_to_tensor(y_pred)
+        n = ops.shape(y_pred)[0]
+        if self.task == "binary":
+            y_true = ops.reshape(ops.cast(y_true, y_pred.dtype), ops.shape(y_pred))
+            eps = self.draw(n, 2, y_pred.dtype)
+            target = y_true + eps * (1.0 - 2.0 * y_true)
+            return keras.losses.binary_crossentropy(target, y_pred)
+        one_hot = _one_hot(y_true, y_pred)
+        target = _smooth_one_hot(one_hot, self.draw(n, one_hot.shape[-1], y_pred.dtype))
+        return keras.losses.categorical_crossentropy(target, y_pred)
+
+    def get_config(self) -> dict[str, Any]:
+        config = super().get_config()
+        config.update({"sigma": self.sigma, "task": self.task, "seed": self.seed})
+        return config
+
+
+def make_loss(task: str, label_smoothing: float = 0.0, *, sigma: float = 0.0) -> keras.losses.Loss:
     """The training loss of a task ("binary", "multiclass", "regression"), with label smoothing.
 
     The lecture's smooth labels: hard targets become ε (wrong classes, ε/(K-1) each with K
-    classes) and 1-ε (the true class). Smoothing is deterministic, not the lecture's random
-    ε ~ N(0, σ_ε). With ε = 0 the result is Keras' plain loss, unchanged. Regression has no
-    labels to smooth: ε > 0 raises ValueError.
+    classes) and 1-ε (the true class), with one fixed ε = `label_smoothing`, or with `sigma` > 0
+    the lecture's random ε ~ N(0, σ_ε), drawn per event (`RandomLabelSmoothing`; give one or
+    the other). With neither the result is Keras' plain loss, unchanged. Regression has no
+    labels to smooth: either raises ValueError.
     """
     if not 0 <= label_smoothing < 0.5:
         raise ValueError(f"label_smoothing must be in [0, 0.5), got {label_smoothing}")
+    if sigma:
+        if label_smoothing:
+            raise ValueError("label smoothing: a fixed ε or a random one (sigma), not both")
+        if task == "regression":
+            raise ValueError("label_smoothing applies to classification, not regression")
+        return RandomLabelSmoothing(sigma, task)
     if task == "binary":
         if label_smoothing == 0:
             return keras.losses.BinaryCrossentropy()

@@ -3,6 +3,7 @@ outside the layers (adversarial training, pruning, precision, label smoothing, .
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 
@@ -35,7 +36,7 @@ def model_summary(model: Any, spec: Any) -> str:
     if train_spec.jit_compile:
         extra.append("jit_compile: XLA (op determinism off: reruns may differ in the last bits)")
     if train_spec.label_smoothing:
-        extra.append(f"label smoothing: targets {train_spec.label_smoothing:g} and 1-ε")
+        extra.append(_label_smoothing_line(train_spec.label_smoothing))
     if spec.data.label_noise:
         extra.append(f"label noise: {spec.data.label_noise:g} of the training labels flipped")
     if train_spec.class_weight is not None:
@@ -80,3 +81,14 @@ def _layer_settings(layer: Any) -> str:
 
 
 __all__ = ["model_summary"]
+
+
+def _label_smoothing_line(smoothing: Any) -> str:
+    """The summary's line for train.label_smoothing: a fixed ε, or ε ~ N(0, σ) drawn per event."""
+    sigma = getattr(smoothing, "sigma", None)
+    if sigma is None:
+        return f"label smoothing: targets {smoothing:g} and 1-ε"
+    return (
+        f"label smoothing: random, targets |ε| and 1-|ε| with ε ~ N(0, {sigma:g}) drawn per event "
+        f"and epoch (mean |ε| {sigma * math.sqrt(2 / math.pi):.3g} before |ε| is clipped to (K-1)/K)"
+    )

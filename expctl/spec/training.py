@@ -8,6 +8,8 @@ from typing import Annotated, Any, Literal
 from pydantic import (
     Field,
     PlainValidator,
+    TypeAdapter,
+    ValidationError,
     WithJsonSchema,
 )
 
@@ -124,6 +126,69 @@ ClassWeight = Annotated[
 ]
 
 
+class RandomSmoothingSpec(Section):
+    """The lecture's random smooth labels: per event |ε| with ε ~ N(0, σ_ε), redrawn each epoch."""
+
+    sigma: Float = Field(
+        gt=0, lt=1, description="σ_ε of the Gaussian ε is drawn from (the lecture: σ_ε < 1)"
+    )
+
+
+_FIXED_SMOOTHING = TypeAdapter(Annotated[Float, Field(ge=0, lt=0.5, allow_inf_nan=False)])
+_SMOOTHING_FORMS = "a number in [0, 0.5) (one fixed ε) or {sigma: σ} with σ in (0, 1) (random ε)"
+
+
+def _label_smoothing(value: Any) -> float | RandomSmoothingSpec:
+    """A number (fixed ε, validated as before) or {sigma: σ}; one message naming what is wrong."""
+    if isinstance(value, RandomSmoothingSpec):
+        return value
+    if isinstance(value, dict):
+        try:
+            return RandomSmoothingSpec.model_validate(value)
+        except ValidationError as exc:
+            raise ValueError("; ".join(_smoothing_problem(e) for e in exc.errors())) from None
+    try:
+        return _FIXED_SMOOTHING.validate_python(value)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        raise ValueError(f"{err['msg']} (got {value!r}); {_SMOOTHING_FORMS}") from None
+
+
+def _smoothing_problem(err: Any) -> str:
+    key = ".".join(str(part) for part in err["loc"])
+    if err["type"] == "extra_forbidden":
+        return f"unknown key {key!r}; the random form has one key, sigma"
+    if err["type"] == "missing":
+        return f"{key}: required key missing ({_SMOOTHING_FORMS})"
+    return f"{key}: {err['msg']} (got {err['input']!r}); the lecture's σ_ε is in (0, 1)"
+
+
+LabelSmoothing = Annotated[
+    Any,
+    PlainValidator(_label_smoothing),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "number", "minimum": 0, "exclusiveMaximum": 0.5},
+                {
+                    "type": "object",
+                    "properties": {
+                        "sigma": {
+                            "type": "number",
+                            "exclusiveMinimum": 0,
+                            "exclusiveMaximum": 1,
+                            "description": "σ_ε of the Gaussian ε is drawn from (σ_ε < 1)",
+                        }
+                    },
+                    "required": ["sigma"],
+                    "additionalProperties": False,
+                },
+            ]
+        }
+    ),
+]
+
+
 class TrainSpec(Section):
     """Optimizer, batch size, epochs and early stopping."""
 
@@ -136,11 +201,10 @@ class TrainSpec(Section):
     epochs: Int = Field(30, ge=1, le=1_000_000)
     early_stopping: EarlyStoppingSpec | None = None
     shuffle: Bool = True
-    label_smoothing: Float = Field(
+    label_smoothing: LabelSmoothing = Field(
         0.0,
-        ge=0,
-        lt=0.5,
-        description="classification: hard targets 0/1 become ε and 1-ε (ε/(K-1) per wrong class)",
+        description="classification: hard targets 0/1 become ε and 1-ε (ε/(K-1) per wrong class); "
+        "a number is one fixed ε, {sigma: σ} draws |ε| per event and epoch, ε ~ N(0, σ)",
     )
     class_weight: ClassWeight = Field(
         None, description="balanced, or {class index: weight}; classification only"

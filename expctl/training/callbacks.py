@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import keras
@@ -119,16 +119,24 @@ class ReseedEachEpoch(keras.callbacks.Callback):
     Args:
         seed: the run's seed.
         set_epoch: called with the 0-based epoch before its batches are read (None: no data).
+        generators: SeedGenerators outside the model (a random label smoothing's), reseeded
+            the same way after the model's, with the indices that follow theirs.
     """
 
-    def __init__(self, seed: int, set_epoch: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        seed: int,
+        set_epoch: Callable[[int], None] | None = None,
+        generators: Sequence[Any] = (),
+    ) -> None:
         super().__init__()
         self.seed = int(seed)
         self.set_epoch = set_epoch
+        self.generators = list(generators)
         self._states: list[Any] | None = None
 
     def on_train_begin(self, logs: dict[str, Any] | None = None) -> None:
-        self._states = seed_states(self.model)
+        self._states = seed_states(self.model) + [g.state for g in self.generators]
 
     def on_epoch_begin(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         import numpy as np

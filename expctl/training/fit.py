@@ -86,20 +86,23 @@ def _targets(split: Any) -> Any:
     return split.targets if split.targets is not None else split.y
 
 
-def _losses(dataset: Any, label_smoothing: float) -> tuple[Any, Any, Any]:
+def _losses(dataset: Any, label_smoothing: Any) -> tuple[Any, Any, Any]:
     """Loss, loss weights and metrics for `compile`: one each, or dicts by head name.
 
+    `label_smoothing` is the spec's: a number (one fixed ε) or {sigma} (ε drawn per event).
     A regression head's weight is divided by its target's training variance: its mean squared
     error (in the target's units, as the output) then counts as a dimensionless fraction.
     """
     from expctl.models.regularizers import make_loss
 
+    sigma = getattr(label_smoothing, "sigma", 0.0)
+    fixed = 0.0 if sigma else label_smoothing
     if not dataset.heads:
-        return make_loss(dataset.task, label_smoothing), None, HEADS[dataset.task].metrics()
+        return make_loss(dataset.task, fixed, sigma=sigma), None, HEADS[dataset.task].metrics()
     loss, weights, metrics = {}, {}, {}
     for h in dataset.heads:
-        smoothing = label_smoothing if h.task != "regression" else 0.0
-        loss[h.name] = make_loss(h.task, smoothing)
+        smoothed = h.task != "regression"  # a regression head has no labels to smooth
+        loss[h.name] = make_loss(h.task, fixed, sigma=sigma) if smoothed else make_loss(h.task)
         weights[h.name] = h.loss_weight / (h.std**2 if h.task == "regression" else 1.0)
         metrics[h.name] = HEADS[h.task].metrics()
     return loss, weights, metrics
@@ -165,7 +168,7 @@ def train(
     callbacks.all.append(checkpointer)  # last: see _checkpointer
     _add_stops(callbacks.all, stop_after)
     batches, validation = _data(dataset, train_spec, seed)
-    callbacks.all.insert(0, ReseedEachEpoch(seed, batches.set_epoch))
+    callbacks.all.insert(0, ReseedEachEpoch(seed, batches.set_epoch, _loss_generators(fitted)))
     _fit(fitted, batches, validation, callbacks.all, checkpointer, train_spec, resumed)
     return _result(callbacks, checkpointer, train_spec.early_stopping)
 
@@ -180,6 +183,12 @@ class _Callbacks:
     early: Any
     pruning: Any
     plateau: Any
+
+
+def _loss_generators(fitted: Any) -> list[Any]:
+    """The SeedGenerators of the compiled losses (random label smoothing draws from them)."""
+    losses = fitted.loss.values() if isinstance(fitted.loss, dict) else [fitted.loss]
+    return [loss.seed_generator for loss in losses if hasattr(loss, "seed_generator")]
 
 
 def _compile(model: Any, dataset: Any, train_spec: Any, learning_rate: Any) -> Any:

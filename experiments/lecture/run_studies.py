@@ -307,7 +307,7 @@ def augmentation(out: Path) -> str:
 
 
 def label_noise(out: Path) -> str:
-    for spec in ("clean", "noisy", "noisy_smoothed"):
+    for spec in ("clean", "noisy", "noisy_smoothed", "noisy_random_smoothed"):
         train(out, f"label_noise/{spec}.yaml")
     found = runs(out)
     # (not the val_loss curves: with label smoothing Keras' val_loss is against smoothed targets)
