@@ -8,6 +8,7 @@ PostgreSQL's server programs are not installed (Debian: `apt-get install postgre
 from __future__ import annotations
 
 import csv
+import datetime
 import glob
 import os
 import shutil
@@ -175,3 +176,91 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
         for path in out.rglob("*"):
             if path.is_file():
                 assert PASSWORD.encode() not in path.read_bytes(), path
+
+
+def _can_rename_host() -> bool:
+    """Whether this process may start commands in a UTS namespace of their own (root, unshare)."""
+    if shutil.which("unshare") is None or shutil.which("hostname") is None:
+        return False
+    done = subprocess.run(
+        ["unshare", "-u", "sh", "-c", "hostname expctl-probe"], capture_output=True, check=False
+    )
+    return done.returncode == 0
+
+
+def _on_host(host: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    """`argv` run as if on machine `host`: in a UTS namespace whose host name is `host`."""
+    script = 'hostname "$0" && exec "$@"'
+    return subprocess.Popen(
+        ["unshare", "-u", "sh", "-c", script, host, *argv],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.slow  # trains a 3-point grid twice over (about a minute on 2 cores)
+def test_a_killed_host_is_found_by_the_heartbeat_of_another_host(
+    postgres: str, tmp_path: Path
+) -> None:
+    if not _can_rename_host():
+        pytest.skip("cannot give a process its own host name here (needs root and unshare -u)")
+    import time
+
+    url = postgres.rsplit("/", 1)[0] + "/postgres"  # a study of its own, in the default database
+    spec = tmp_path / "grid.yaml"
+    data = {
+        **TINY,
+        "name": "fault",
+        "data": {"source": "jets", "n_samples": 3000},
+        "train": {**TINY["train"], "epochs": 40},  # a few seconds a trial: time to kill one
+        "sweep": {
+            "method": "grid",
+            "space": {"model.hidden": {"type": "choice", "values": [[4], [8], [16]]}},
+        },
+    }
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    # short heartbeat for the test: every second, dead after 3 s of silence
+    env = {**os.environ, "EXPCTL_HEARTBEAT_S": "1", "EXPCTL_HEARTBEAT_GRACE_S": "3"}
+    sweep = [sys.executable, "-m", "expctl", "sweep", str(spec), "--storage", url]
+    sweep += ["--study", "fault", "-q"]
+    host_a = _on_host("host-a", [*sweep, "--output-dir", str(tmp_path / "a")], env)
+    trials_a = tmp_path / "a" / "fault" / "trials"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:  # until host a is inside its first trial's epochs
+        histories = list(trials_a.glob("*/history.csv")) if trials_a.is_dir() else []
+        if histories and len(histories[0].read_text().splitlines()) >= 3:
+            break
+        assert host_a.poll() is None, host_a.communicate()[0]
+        time.sleep(0.1)
+    else:
+        pytest.fail("host a never started a trial")
+    os.killpg(host_a.pid, 9)  # the whole machine goes away: no clean-up, no status written
+    host_a.wait()
+    killed_at = datetime.datetime.now()  # Optuna stamps trials with the local time too
+    host_b = _on_host("host-b", [*sweep, "--output-dir", str(tmp_path / "b")], env)
+    output = host_b.communicate(timeout=600)[0]
+    assert host_b.returncode == 0, output
+    assert "worker died; marked FAIL and queued again" in output or "FAIL" in output
+
+    with open(tmp_path / "b" / "fault" / "sweep.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    failed = [r for r in rows if r["state"] == "FAIL"]
+    complete = [r for r in rows if r["state"] == "COMPLETE"]
+    assert len(failed) == 1 and failed[0]["host"] == "host-a", rows
+    # the killed trial was run again, with its parameters, on the host that found it dead
+    assert len(complete) == 3, rows
+    assert {r["model.hidden"] for r in complete} == {"[4]", "[8]", "[16]"}
+    retry = [r for r in complete if r["model.hidden"] == failed[0]["model.hidden"]]
+    assert len(retry) == 1 and retry[0]["host"] == "host-b", rows
+    # failed by the heartbeat: not before its grace period ran out after the kill, and soon after
+    # it (host b looks at start-up and before each trial; its start-up takes seconds)
+    import optuna
+
+    study = optuna.load_study(study_name="fault", storage=url)
+    dead = study.trials[int(failed[0]["trial"])]
+    delay = (dead.datetime_complete - killed_at).total_seconds()
+    assert 3 - 1 <= delay < 3 + 60, delay  # grace 3 s, less the heartbeat interval (1 s)

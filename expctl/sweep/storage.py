@@ -39,6 +39,36 @@ from expctl.masking import mask
 MAX_RETRY = 2
 HEARTBEAT_INTERVAL_S = 10
 GRACE_PERIOD_S = 60
+#: Environment variables that change them (seconds, whole numbers; e.g. shorter on a cluster
+#: whose nodes die often, or in tests). Every host of a study should use the same values.
+HEARTBEAT_ENV = "EXPCTL_HEARTBEAT_S"
+GRACE_ENV = "EXPCTL_HEARTBEAT_GRACE_S"
+
+
+def heartbeat_settings() -> tuple[int, int]:
+    """(heartbeat interval, grace period) in seconds: the defaults or the environment's values.
+
+    BadInputError when a value is not a whole number of seconds >= 1, or the grace period is not
+    longer than the interval (a live worker would be failed between two heartbeats).
+    """
+    values = []
+    for name, default in ((HEARTBEAT_ENV, HEARTBEAT_INTERVAL_S), (GRACE_ENV, GRACE_PERIOD_S)):
+        text = os.environ.get(name, "").strip()
+        if not text:
+            values.append(default)
+            continue
+        if not text.isdigit() or int(text) < 1:
+            raise BadInputError(f"{name}={text!r}: give a whole number of seconds, at least 1")
+        values.append(int(text))
+    interval, grace = values
+    if grace <= interval:
+        raise BadInputError(
+            f"{GRACE_ENV}={grace} must be longer than {HEARTBEAT_ENV}={interval}: a live worker "
+            "would be taken for dead between two heartbeats"
+        )
+    return interval, grace
+
+
 JOURNAL_NAME = "journal.log"
 
 
@@ -65,7 +95,7 @@ def _journal(url: str, sweep_dir: Path) -> StorageInfo:
 SCHEMA_ATTEMPTS = 5
 
 
-def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
+def _rdb_storage(url: str, interval: int, grace: int) -> optuna.storages.RDBStorage:
     """Optuna's RDBStorage at `url`, retried while another host creates the same schema.
 
     Two hosts starting one study on an empty database both issue Optuna's CREATE TYPE/TABLE;
@@ -80,8 +110,8 @@ def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
                 warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
                 return optuna.storages.RDBStorage(
                     url,
-                    heartbeat_interval=HEARTBEAT_INTERVAL_S,
-                    grace_period=GRACE_PERIOD_S,
+                    heartbeat_interval=interval,
+                    grace_period=grace,
                     heartbeat_stale_trial_callback=RetryHeartbeatStaleTrialCallback(
                         max_retry=MAX_RETRY
                     ),
@@ -95,8 +125,9 @@ def _rdb_storage(url: str) -> optuna.storages.RDBStorage:
 
 
 def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
+    interval, grace = heartbeat_settings()
     try:
-        storage = _rdb_storage(url)
+        storage = _rdb_storage(url, interval, grace)
     except ImportError as exc:
         raise BadInputError(
             f"--storage {mask(url)}: the database driver is not installed ({exc}); e.g. "
