@@ -264,3 +264,24 @@ def test_a_killed_host_is_found_by_the_heartbeat_of_another_host(
     dead = study.trials[int(failed[0]["trial"])]
     delay = (dead.datetime_complete - killed_at).total_seconds()
     assert 3 - 1 <= delay < 3 + 60, delay  # grace 3 s, less the heartbeat interval (1 s)
+
+
+def test_heartbeat_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from expctl.errors import BadInputError
+    from expctl.sweep.storage import GRACE_ENV, HEARTBEAT_ENV, heartbeat_settings
+
+    monkeypatch.delenv(HEARTBEAT_ENV, raising=False)
+    monkeypatch.delenv(GRACE_ENV, raising=False)
+    assert heartbeat_settings() == (10, 60)
+    monkeypatch.setenv(HEARTBEAT_ENV, "2")
+    monkeypatch.setenv(GRACE_ENV, " 5 ")
+    assert heartbeat_settings() == (2, 5)
+    for interval, grace, message in [
+        ("0", "5", "at least 1"),
+        ("1.5", "5", "whole number"),
+        ("5", "5", "longer than"),
+    ]:
+        monkeypatch.setenv(HEARTBEAT_ENV, interval)
+        monkeypatch.setenv(GRACE_ENV, grace)
+        with pytest.raises(BadInputError, match=message):
+            heartbeat_settings()
