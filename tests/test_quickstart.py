@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
+from test_jets import assert_not_above_the_ratio
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("EXPCTL_DATA_DIR", ROOT.parent / "shared" / "datasets"))
@@ -40,9 +41,14 @@ def test_quickstart_approaches_the_bayes_limit(tmp_path: Path) -> None:
     loaded = load_spec(run / "spec.yaml")
     data = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed)
     frame = pd.DataFrame(data.test.x.astype(np.float64), columns=data.feature_names)
-    ceiling = roc_auc_score(data.test.y, log_likelihood_ratio(frame))
-    assert 0.90 < metrics["auc"] <= ceiling + 0.005, (metrics["auc"], ceiling)
-    assert metrics["auc"] > ceiling - 0.03
+    llr = log_likelihood_ratio(frame)
+    ceiling = roc_auc_score(data.test.y, llr)
+    with np.load(run / "predictions.npz", allow_pickle=False) as npz:
+        y, score = npz["y_true"], npz["y_score"]
+    np.testing.assert_array_equal(y, data.test.y)  # the same events, in the same order
+    assert metrics["auc"] == pytest.approx(roc_auc_score(y, score), abs=1e-12)
+    assert metrics["auc"] > max(0.90, ceiling - 0.03), (metrics["auc"], ceiling)
+    assert_not_above_the_ratio(y, score, llr)  # one-sided 95% paired bootstrap
 
 
 @pytest.mark.slow
