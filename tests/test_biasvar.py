@@ -261,8 +261,8 @@ def test_biasvar_directory_contents(degree_scan: Path) -> None:
     assert live_status(killed)["status"] == "crashed"
     for name in ("spec.yaml", "decomposition.csv", "members.csv"):
         assert (degree_scan / name).is_file()
-    assert (degree_scan / "plots" / "bias_variance.png").stat().st_size > 0
-    assert (degree_scan / "plots" / "capacity.png").stat().st_size > 0
+    _assert_drawn_png(degree_scan / "plots" / "bias_variance.png")
+    _assert_drawn_png(degree_scan / "plots" / "capacity.png")
     assert not (degree_scan / "plots" / "learning_curve.png").exists()
     members = sorted((degree_scan / "members").iterdir())
     assert len(members) == 8 and all((m / "metrics.json").is_file() for m in members)
@@ -358,7 +358,35 @@ def test_show_prints_the_points_and_verdicts(degree_scan: Path) -> None:
     assert "good fit" in result.output
 
 
-def test_train_sizes_draw_the_learning_curve(tmp_path: Path) -> None:
+def _png_shape(path: Path) -> tuple[int, int]:
+    """(width, height) from a PNG's IHDR chunk; fails unless the file starts as a PNG does."""
+    head = path.read_bytes()[:24]
+    assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR", path
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def _assert_drawn_png(path: Path) -> None:
+    """A PNG that decodes to the size its header states and shows more than one colour."""
+    from matplotlib.image import imread
+
+    pixels = imread(path)
+    assert pixels.shape[1::-1] == _png_shape(path)
+    assert len(np.unique(pixels.reshape(-1, pixels.shape[-1]), axis=0)) > 2
+
+
+def test_train_sizes_draw_the_learning_curve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from expctl.plots import biasvar as biasvar_plots
+
+    drawn = {}
+
+    def recording(rows, scan_key, title=None):  # keep the figure that is saved
+        drawn["figure"] = figure = original(rows, scan_key, title=title)
+        return figure
+
+    original = biasvar_plots.learning_curve_figure
+    monkeypatch.setattr(biasvar_plots, "learning_curve_figure", recording)
     out = tmp_path / "out"
     result = CliRunner().invoke(
         cli,
@@ -382,7 +410,20 @@ def test_train_sizes_draw_the_learning_curve(tmp_path: Path) -> None:
     assert [p["train_size"] for p in points] == [10, 20]  # 50% and 100% of 20 training events
     for p in points:
         assert p["expected_error"] == pytest.approx(p["bias2_plus_noise"] + p["variance"], rel=1e-9)
-    assert (directory / "plots" / "learning_curve.png").stat().st_size > 1000
+    # The saved figure is the one drawn, at its size, and its curves are decomposition.json's numbers.
+    figure = drawn["figure"]
+    png = directory / "plots" / "learning_curve.png"
+    _assert_drawn_png(png)
+    assert _png_shape(png) == tuple(round(v) for v in figure.get_size_inches() * figure.dpi)
+    curves = {line.get_label(): line for line in figure.axes[0].get_lines()}
+    for key, label in [
+        ("expected_error", "test error"),
+        ("bias2", "bias²"),
+        ("variance", "variance"),
+    ]:
+        assert list(curves[label].get_xdata()) == [10, 20]
+        assert list(curves[label].get_ydata()) == [p[key] for p in points], label
+    assert list(curves["noise σ²"].get_ydata()) == [points[0]["noise"]] * 2
 
 
 @pytest.mark.slow

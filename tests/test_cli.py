@@ -13,7 +13,7 @@ import pytest
 import yaml
 from click.testing import CliRunner
 from conftest import heavy_imports
-from sklearn.metrics import roc_auc_score
+from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score, roc_auc_score
 
 from expctl import __version__
 from expctl.cli import cli
@@ -238,8 +238,16 @@ def test_multiclass_and_regression_runs(write_spec, tmp_path: Path) -> None:
     energy = write_spec({"data": {"target": "energy"}, "name": "energy"}, name="e.yaml")
     result = invoke("run", str(energy), "--output-dir", str(tmp_path / "e"), "-q")
     assert result.exit_code == 0, result.output
-    metrics = json.loads((_single_run(tmp_path / "e") / "metrics.json").read_text())
-    assert {"mse", "rmse", "mae", "r2"} <= set(metrics)
+    run = _single_run(tmp_path / "e")
+    metrics = json.loads((run / "metrics.json").read_text())
+    with np.load(run / "predictions.npz", allow_pickle=False) as npz:
+        y_true, y_pred = npz["y_true"], npz["y_score"]
+    assert y_true.shape == y_pred.shape and len(y_true) == 160  # 20% of the 800 events
+    mse = mean_squared_error(y_true, y_pred)
+    assert metrics["mse"] == pytest.approx(mse, rel=1e-9)
+    assert metrics["rmse"] == pytest.approx(np.sqrt(mse), rel=1e-9)
+    assert metrics["mae"] == pytest.approx(mean_absolute_error(y_true, y_pred), rel=1e-9)
+    assert metrics["r2"] == pytest.approx(r2_score(y_true, y_pred), rel=1e-9)
     assert "test rmse" in result.output
 
 

@@ -74,7 +74,7 @@ def test_a_signal_marks_the_run_interrupted_and_keeps_its_history(
 ) -> None:
     proc, out = _start(tmp_path, ignore_sigint)
     run = _wait_for_epochs(proc, out)
-    rows_before = len((run / "history.csv").read_text().splitlines())
+    before = (run / "history.csv").read_text().splitlines()  # written atomically: whole rows
     proc.send_signal(sig)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
@@ -83,7 +83,11 @@ def test_a_signal_marks_the_run_interrupted_and_keeps_its_history(
     assert signal.Signals(sig).name in status["error"]
     assert status["duration_s"] > 0
     history = (run / "history.csv").read_text().splitlines()
-    assert len(history) >= rows_before  # nothing written before is lost
+    assert history[: len(before)] == before  # nothing written before is lost or changed
+    header = history[0].split(",")
+    epochs = [int(row.split(",")[header.index("epoch")]) for row in history[1:]]
+    assert epochs == list(range(1, len(epochs) + 1))  # one row per epoch, none twice
+    assert all(len(row.split(",")) == len(header) for row in history[1:])
     assert (run / "spec.yaml").is_file()
     assert not list(run.glob(".*tmp*"))  # no half-written file left behind
 

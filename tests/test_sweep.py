@@ -7,6 +7,7 @@ import json
 import math
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -255,6 +256,36 @@ def test_a_trial_whose_worker_died_is_failed_and_queued_with_the_same_params(
 # -------------------------------------------------------------------------------- end to end
 
 
+def _path_value(spec: dict[str, Any], dotted: str) -> Any:
+    for part in dotted.split("."):
+        spec = spec[part]
+    return spec
+
+
+def assert_rows_are_the_trials(sweep_dir: Path, metric: str = "val_auc") -> None:
+    """Each sweep.csv row is its trial run: same status, the parameters of its spec.yaml, and the
+    validation metric of its history.csv at the run's best epoch as the value."""
+    table = pd.read_csv(sweep_dir / "sweep.csv")
+    assert sorted(table["run"]) == sorted(p.name for p in (sweep_dir / "trials").iterdir())
+    for _, row in table.iterrows():
+        run = sweep_dir / "trials" / row["run"]
+        assert row["run"].split("-")[-2] == f"t{row['trial']:04d}"
+        status = json.loads((run / "status.json").read_text())["status"]
+        assert {"COMPLETE": "completed", "PRUNED": "pruned", "FAIL": "failed"}[
+            row["state"]
+        ] == status
+        spec = yaml.safe_load((run / "spec.yaml").read_text())
+        for name in SPACE:
+            cell = row[name]
+            wanted = _path_value(spec, name)
+            assert (json.loads(cell) if isinstance(cell, str) else cell) == pytest.approx(wanted)
+        if row["state"] == "COMPLETE":
+            history = pd.read_csv(run / "history.csv")
+            best = json.loads((run / "metrics.json").read_text())["best_epoch"]
+            at_best = history.loc[history["epoch"] == best, metric].item()
+            assert row["value"] == pytest.approx(at_best, rel=1e-12), row["run"]
+
+
 def test_sweep_on_sqlite_writes_runs_table_best_spec_and_plots(tmp_path: Path) -> None:
     data = sweep_data(trials=2)
     path = write(tmp_path, data)
@@ -271,13 +302,16 @@ def test_sweep_on_sqlite_writes_runs_table_best_spec_and_plots(tmp_path: Path) -
         "value",
         "duration_s",
         "run",
+        "host",
         *SPACE,
     ]
+    assert set(table["host"]) == {socket.gethostname()}  # the worker stamp's host
     assert list(table["trial"]) == [0, 1]
     assert set(table["state"]) == {"COMPLETE"}
     runs = sorted(p.name for p in (sweep_dir / "trials").iterdir())
     assert sorted(table["run"]) == runs
-    # the value is the run's val_auc at its best epoch
+    # every row is its trial run; the value is the run's val_auc at its best epoch
+    assert_rows_are_the_trials(sweep_dir)
     row = table.iloc[0]
     history = pd.read_csv(sweep_dir / "trials" / row["run"] / "history.csv")
     best = json.loads((sweep_dir / "trials" / row["run"] / "metrics.json").read_text())
@@ -306,6 +340,8 @@ def test_sweep_on_sqlite_writes_runs_table_best_spec_and_plots(tmp_path: Path) -
     more = invoke(*args, "--set", "sweep.trials=3")
     assert more.exit_code == 0, more.output
     assert list(pd.read_csv(sweep_dir / "sweep.csv")["trial"]) == [0, 1, 2]
+    assert set(pd.read_csv(sweep_dir / "sweep.csv")["state"]) == {"COMPLETE"}
+    assert_rows_are_the_trials(sweep_dir)
     other = deep_merge(data, {"sweep": {"space": {"model.dropout": {"high": 0.4}}}})
     changed = invoke(*args[:1], str(write(tmp_path, other, "other.yaml")), *args[2:])
     assert changed.exit_code == 2 and "different spec" in changed.output
@@ -380,6 +416,7 @@ def test_two_workers_complete_eight_trials_with_none_lost_or_duplicated(tmp_path
     assert not table[list(SPACE)].astype(str).duplicated().any()
     runs = sorted(p.name for p in (out / "tiny" / "trials").iterdir())
     assert sorted(table["run"]) == runs
+    assert_rows_are_the_trials(out / "tiny")
     workers = {line.split("[worker ")[1][0] for line in output.splitlines() if "[worker" in line}
     assert workers == {"0", "1"}, output
     # the same 8 points as trial numbers 0..7 of one process: parameters depend on (seed, number)
