@@ -16,7 +16,7 @@ import socket
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +25,8 @@ from conftest import TINY
 
 ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "pg-S3cret-9x"
+#: database URL -> restarts its server (pg_ctl restart)
+RESTART: dict[str, Callable[[], None]] = {}
 
 
 def _bin_dir() -> Path | None:
@@ -96,7 +98,12 @@ def postgres() -> Iterator[str]:
             capture_output=True,
             env=env,
         )
-        yield f"postgresql://expctl:{PASSWORD}@127.0.0.1:{port}/sweeps"
+        url = f"postgresql://expctl:{PASSWORD}@127.0.0.1:{port}/sweeps"
+        # with its log file: a server writing to pg_ctl's output would hold our pipe open
+        RESTART[url] = lambda: run(
+            "pg_ctl", "-D", str(data), "-l", str(base / "log"), "-m", "fast", "-w", "restart"
+        )
+        yield url
     finally:
         run("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
         shutil.rmtree(base, ignore_errors=True)
@@ -285,3 +292,45 @@ def test_heartbeat_settings_come_from_the_environment(monkeypatch: pytest.Monkey
         monkeypatch.setenv(GRACE_ENV, grace)
         with pytest.raises(BadInputError, match=message):
             heartbeat_settings()
+
+
+@pytest.mark.slow  # trains a 4-point grid (about a minute on 2 cores)
+def test_a_sweep_survives_a_database_restart(postgres: str, tmp_path: Path) -> None:
+    import time
+
+    url = postgres.rsplit("/", 1)[0] + "/postgres"
+    spec = tmp_path / "grid.yaml"
+    data = {
+        **TINY,
+        "name": "restart",
+        "data": {"source": "jets", "n_samples": 3000},
+        "train": {**TINY["train"], "epochs": 30},
+        "sweep": {
+            "method": "grid",
+            "space": {"model.hidden": {"type": "choice", "values": [[4], [6], [8], [12]]}},
+        },
+    }
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    out = tmp_path / "out"
+    argv = [sys.executable, "-m", "expctl", "sweep", str(spec), "--storage", url]
+    argv += ["--study", "restart", "--output-dir", str(out)]
+    proc = subprocess.Popen(
+        argv, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    trials = out / "restart" / "trials"
+    deadline = time.monotonic() + 180
+    while not (trials.is_dir() and list(trials.glob("*/metrics.json"))):  # one trial done
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
+        time.sleep(0.1)
+    RESTART[postgres]()  # the server goes down and comes back while the next trial trains
+    outputs = [proc.communicate(timeout=600)[0]]
+    # the worker waited for the server and went on: the study completed in one go
+    assert proc.returncode == 0, outputs
+    assert "Traceback" not in outputs[0], outputs
+
+    with open(out / "restart" / "sweep.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    complete = [r["model.hidden"] for r in rows if r["state"] == "COMPLETE"]
+    # every point once: none lost, none counted twice, nothing failed
+    assert sorted(complete) == sorted(["[4]", "[6]", "[8]", "[12]"]), rows
+    assert len(rows) == 4, rows

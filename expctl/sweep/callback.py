@@ -35,9 +35,11 @@ class PruningCallback(keras.callbacks.Callback):
         value = (logs or {}).get(self.metric)
         if value is None or not math.isfinite(float(value)):
             return
+        from expctl.sweep.storage import retrying  # the database may be restarting
+
         step = epoch + 1
-        self.trial.report(float(value), step)
-        if self.trial.should_prune():
+        retrying(lambda: self.trial.report(float(value), step))
+        if retrying(self.trial.should_prune):
             self.pruned_at = step
             self.reason = f"pruned at epoch {step}: {self.metric} {float(value):.6g}"
             self.model.stop_training = True

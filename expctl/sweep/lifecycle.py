@@ -193,8 +193,9 @@ def run_sweep(
             bad_input = report.bad_input
     finally:
         from expctl.sweep.outputs import write_outputs
+        from expctl.sweep.storage import retrying
 
-        written = write_outputs(plan.sweep_dir, opened, setup.space, lsweep)
+        written = retrying(lambda: write_outputs(plan.sweep_dir, opened, setup.space, lsweep))
     best = written["best"]
     result = SweepResult(
         sweep_dir=plan.sweep_dir,
@@ -236,14 +237,14 @@ def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo
 def _work_left(study: optuna.Study, info: StorageInfo, setup: SweepSetup, plan: SweepPlan) -> bool:
     """Reap the trials of dead workers (under the sweep lock), then whether trials remain."""
     from expctl.sweep.objective import on_dead_trial
-    from expctl.sweep.storage import reap_dead_trials, sweep_lock
+    from expctl.sweep.storage import reap_dead_trials, retrying, sweep_lock
     from expctl.sweep.study import work_left
 
     lsweep = setup.lsweep
     mark = on_dead_trial(plan.trials_dir, lsweep.loaded.spec.name, lsweep.sweep.repeats)
     with sweep_lock(plan.sweep_dir):
-        reap_dead_trials(study, info, mark)
-        return work_left(study.get_trials(deepcopy=False), lsweep.sweep.n_trials)
+        retrying(lambda: reap_dead_trials(study, info, mark))
+        return work_left(retrying(lambda: study.get_trials(deepcopy=False)), lsweep.sweep.n_trials)
 
 
 def _with_summary(result: SweepResult) -> SweepResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from expctl.errors import DataError, RunFailedError, SpecError
 from expctl.runs import MissingColumnError, RunView, atomic_write_json, layout
 from expctl.spec.sweep import LoadedSweep
 from expctl.sweep.space import trial_loaded
+from expctl.sweep.storage import retrying
 from expctl.sweep.study import FatalSweepError, Outcome
 
 Echo = Callable[[str], None]
@@ -102,10 +104,10 @@ def make_evaluate(
                 raise FatalSweepError(exc.message) from None
             except RunFailedError as exc:
                 runs += [p.name for p in find_runs(trials_dir, name)]
-                trial.set_user_attr("runs", runs)
+                retrying(partial(trial.set_user_attr, "runs", list(runs)))
                 return Outcome(TrialState.FAIL, reason=exc.message)
             runs.append(outcome.run_dir.name)
-            trial.set_user_attr("runs", runs)
+            retrying(partial(trial.set_user_attr, "runs", list(runs)))
             if pruning.pruned_at is not None:
                 reason = f"{pruning.reason} ({sweep.pruner} pruner)"
                 mark_run(outcome.run_dir, "pruned", reason)

@@ -45,6 +45,43 @@ HEARTBEAT_ENV = "EXPCTL_HEARTBEAT_S"
 GRACE_ENV = "EXPCTL_HEARTBEAT_GRACE_S"
 
 
+#: How long a worker waits for its database to come back (a server restart, a network blip).
+RECONNECT_S = 60.0
+
+
+def retrying(call: Callable[[], Any], patience_s: float = RECONNECT_S) -> Any:
+    """`call()`, called again while the database is unreachable, for up to `patience_s` seconds.
+
+    For idempotent storage operations only (reading trials, telling a trial's result, failing
+    stale trials): a connection lost mid-operation is rolled back by Optuna's session, and the
+    pool (pre-ping) opens a new connection on the next try. A result already recorded by the
+    try that lost its connection is not recorded twice: Optuna refuses to update a finished
+    trial, and that refusal on a retry means the first try went through.
+    """
+    import sqlalchemy.exc
+
+    transient = (
+        optuna.exceptions.StorageInternalError,
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+    )
+    deadline = time.monotonic() + patience_s
+    delay, tried = 0.5, False
+    while True:
+        try:
+            return call()
+        except optuna.exceptions.UpdateFinishedTrialError:
+            if tried:
+                return None
+            raise
+        except transient:
+            if time.monotonic() > deadline:
+                raise
+        tried = True
+        time.sleep(delay)
+        delay = min(delay * 2, 5.0)
+
+
 def heartbeat_settings() -> tuple[int, int]:
     """(heartbeat interval, grace period) in seconds: the defaults or the environment's values.
 

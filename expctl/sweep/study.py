@@ -14,6 +14,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from expctl.sweep.space import Space
 from expctl.sweep.storage import (
     StorageInfo,
     reap_dead_trials,
+    retrying,
     sweep_lock,
     worker_stamp,
 )
@@ -141,37 +143,42 @@ def worker_loop(
     progress = Progress(budget, already=budget_used(study.get_trials(deepcopy=False)))
     while True:
         with sweep_lock(sweep_dir):
-            for number in reap_dead_trials(study, info, on_dead):
+            for number in retrying(lambda: reap_dead_trials(study, info, on_dead)):
                 echo(f"trial {number}{label}: worker died; marked FAIL and queued again")
-            if not work_left(study.get_trials(deepcopy=False), budget):
+            if not work_left(retrying(lambda: study.get_trials(deepcopy=False)), budget):
                 return done
             with warnings.catch_warnings():
                 # we run the heartbeat thread ourselves (see _heartbeat), as optimize() would
                 warnings.filterwarnings("ignore", message="Heartbeat of storage")
-                trial = study.ask()
-            trial.set_user_attr("worker", worker_stamp())
-            if "runs" in trial.user_attrs:  # a retry inherits the dead trial's attributes
-                trial.set_user_attr("runs", [])
-                trial.set_user_attr("error", None)
-            params = space.suggest(trial)
+                trial = retrying(study.ask)
+            retrying(partial(_stamp, trial))
+            params = retrying(partial(space.suggest, trial))
         with _heartbeat(trial, study):
             try:
                 outcome = evaluate(trial, params)
             except BaseException as exc:
                 reason = f"{type(exc).__name__}: {getattr(exc, 'message', exc)}"
-                _tell(study, trial, Outcome(TrialState.FAIL, reason=reason))
+                retrying(partial(_tell, study, trial, Outcome(TrialState.FAIL, reason=reason)))
                 raise
-        _tell(study, trial, outcome)
+        retrying(partial(_tell, study, trial, outcome))
         done += 1
         value = "" if outcome.value is None else f" {outcome.value:.6g}"
         why = f" ({outcome.reason})" if outcome.reason else ""
         finished = sum(
             1
-            for t in study.get_trials(deepcopy=False)
+            for t in retrying(lambda: study.get_trials(deepcopy=False))
             if t.state.is_finished() and "failed_trial" not in t.system_attrs
         )
         echo(f"trial {trial.number}{label}: {outcome.state.name}{value}{why}")
         echo(f"  {progress.line(finished)}")
+
+
+def _stamp(trial: Trial) -> None:
+    """Record this worker with the trial (a retry inherits the dead trial's attributes: reset)."""
+    trial.set_user_attr("worker", worker_stamp())
+    if "runs" in trial.user_attrs:
+        trial.set_user_attr("runs", [])
+        trial.set_user_attr("error", None)
 
 
 def _tell(study: optuna.Study, trial: Trial, outcome: Outcome) -> None:
