@@ -334,3 +334,37 @@ def test_a_sweep_survives_a_database_restart(postgres: str, tmp_path: Path) -> N
     # every point once: none lost, none counted twice, nothing failed
     assert sorted(complete) == sorted(["[4]", "[6]", "[8]", "[12]"]), rows
     assert len(rows) == 4, rows
+
+
+@pytest.mark.slow  # one smoke trial on the server (about 15 s)
+def test_the_password_can_come_from_pgpassword(postgres: str, tmp_path: Path) -> None:
+    url = postgres.replace(f":{PASSWORD}@", "@").rsplit("/", 1)[0] + "/postgres"
+    assert PASSWORD not in url
+    spec = tmp_path / "one.yaml"
+    data = {
+        **TINY,
+        "sweep": {"method": "grid", "space": {"model.l2": {"type": "choice", "values": [0.0]}}},
+    }
+    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    argv = [sys.executable, "-m", "expctl", "sweep", str(spec), "--storage", url, "--smoke"]
+    argv += ["--study", "pgpass", "--output-dir", str(tmp_path / "out")]
+    refused = subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={k: v for k, v in os.environ.items() if k != "PGPASSWORD"},
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "password" in refused.stderr and "Traceback" not in refused.stderr
+    done = subprocess.run(
+        argv,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PGPASSWORD": PASSWORD},
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 trials: 1 COMPLETE" in done.stdout
