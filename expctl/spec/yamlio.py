@@ -103,6 +103,18 @@ def parse_yaml(text: str, source: str) -> Document:
         context = getattr(exc, "context", None)
         detail = f"{context}: {problem}" if context else problem
         raise SpecError(f"{where}: invalid YAML: {detail}") from None
+    except RecursionError:
+        # PyYAML composes nested flow collections ([[[...]]]) recursively, before our depth check
+        raise SpecError(
+            f"{source}: invalid YAML: nested too deeply to read (a spec has at most "
+            f"{MAX_DEPTH} levels)"
+        ) from None
+    except ValueError as exc:
+        if "integer string conversion" not in str(exc):
+            raise
+        raise SpecError(
+            f"{source}: invalid YAML: a number with thousands of digits; no spec key takes one"
+        ) from None
     finally:
         loader.dispose()
 

@@ -135,6 +135,10 @@ def parse_baseline(text: str, source: str) -> Baseline:
         raise BadInputError(
             f"{source}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
         ) from None
+    except RecursionError:
+        raise BadInputError(f"{source}: nested too deeply to be a baseline") from None
+    except ValueError as exc:  # an integer of thousands of digits (Python's conversion limit)
+        raise BadInputError(f"{source}: not a baseline: {exc}") from None
     try:
         return Baseline.model_validate(data)
     except ValidationError as exc:
