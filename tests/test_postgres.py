@@ -251,7 +251,6 @@ def test_a_killed_host_is_found_by_the_heartbeat_of_another_host(
     host_b = _on_host("host-b", [*sweep, "--output-dir", str(tmp_path / "b")], env)
     output = host_b.communicate(timeout=600)[0]
     assert host_b.returncode == 0, output
-    assert "worker died; marked FAIL and queued again" in output or "FAIL" in output
 
     with open(tmp_path / "b" / "fault" / "sweep.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))

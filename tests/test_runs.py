@@ -78,3 +78,18 @@ def test_listing_tolerates_corrupt_runs_and_ignores_symlinks(tmp_path: Path) -> 
     assert records[good.id].metrics == {"auc": 0.9} and records[good.id].state == "running"
     assert records[bad.id].state == "unknown" and "status.json" in records[bad.id].warnings[0]
     assert find_runs(tmp_path / "missing") == []
+
+
+def test_filled_history_leaves_out_the_cells_an_epoch_did_not_log(tmp_path: Path) -> None:
+    from expctl.runs import RunView, layout
+
+    layout.write_history(
+        tmp_path / layout.HISTORY,
+        [{"epoch": 1, "loss": 0.5}, {"epoch": 2, "loss": 0.25, "sparsity": 0.1}],
+    )
+    view = RunView(tmp_path)
+    assert view.filled_history == [
+        {"epoch": 1.0, "loss": 0.5},
+        {"epoch": 2.0, "loss": 0.25, "sparsity": 0.1},
+    ]
+    assert math.isnan(view.history[0]["sparsity"])

@@ -7,7 +7,7 @@ for runs made long ago: `expctl export RUN --mlflow URI`, or `tracking.mlflow` a
 
 from __future__ import annotations
 
-from expctl.export.common import final_metrics, flatten, read_history, read_run
+from expctl.export.common import final_metrics, flatten, read_run
 from expctl.export.to_mlflow import export_run, require_mlflow
 
 #: Exporter name -> function(run_dir, target, **options) returning the id it was recorded under.
@@ -18,7 +18,6 @@ __all__ = [
     "export_run",
     "final_metrics",
     "flatten",
-    "read_history",
     "read_run",
     "require_mlflow",
 ]

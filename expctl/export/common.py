@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from pathlib import Path
 from typing import Any
 
 from expctl.errors import BadInputError
-from expctl.runs import RunView, layout
+from expctl.runs import RunView
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, str]:
@@ -23,17 +22,6 @@ def flatten(data: Any, prefix: str = "") -> dict[str, str]:
     return {prefix: text}
 
 
-def read_history(path: Path) -> list[dict[str, float]]:
-    """A history file as rows of numbers (empty cells left out); [] when there is no file."""
-    if not path.is_file():
-        return []
-    rows = []
-    with open(path, newline="", encoding="utf-8") as fh:
-        for row in csv.DictReader(fh):
-            rows.append({k: float(v) for k, v in row.items() if k and v not in ("", None)})
-    return rows
-
-
 def read_run(
     run_dir: Path,
 ) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any], list[dict[str, float]]]:
@@ -45,8 +33,7 @@ def read_run(
     status, spec = view.recorded_status, view.spec
     if not status or spec is None:
         raise BadInputError(f"cannot export {run_dir}: " + "; ".join(view.warnings))
-    history = read_history(view.file(layout.HISTORY))
-    return status, spec, view.metrics or {}, history
+    return status, spec, view.metrics or {}, view.filled_history
 
 
 def final_metrics(metrics: dict[str, Any]) -> dict[str, float]:

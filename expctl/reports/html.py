@@ -177,7 +177,7 @@ def _all_metrics(metrics: dict[str, Any]) -> str:
 
 def _history_table(view: RunView) -> str:
     # an empty cell (NaN) shows as a dash, as a cell the row lacks
-    history = [{k: v for k, v in row.items() if not math.isnan(v)} for row in view.history]
+    history = view.filled_history
     if not history:
         return f'<p class="sub">no {layout.HISTORY}</p>'
     columns: list[str] = []

@@ -217,6 +217,11 @@ class RunView:
         ]
 
     @property
+    def filled_history(self) -> list[dict[str, float]]:
+        """`history` with each row's empty cells left out (a column an epoch did not log)."""
+        return [{k: v for k, v in row.items() if not math.isnan(v)} for row in self.history]
+
+    @property
     def history_columns(self) -> list[str]:
         return list(self.history[0]) if self.history else []
 
