@@ -150,7 +150,17 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
     }
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
-    procs = [_sweep(spec, postgres, out) for out in hosts]
+    # host b joins once host a has created the study and enqueued the grid (sweep.yaml written):
+    # two hosts creating a new grid study at the same instant can both enqueue it (a known race,
+    # seen 1 time in 5 under load; the README says to start one host first)
+    import time
+
+    procs = [_sweep(spec, postgres, hosts[0])]
+    deadline = time.monotonic() + 120
+    while not (hosts[0] / "grid23" / "sweep.yaml").exists():
+        assert procs[0].poll() is None and time.monotonic() < deadline, procs[0].communicate()[0]
+        time.sleep(0.05)
+    procs.append(_sweep(spec, postgres, hosts[1]))
     outputs = [proc.communicate(timeout=600)[0] for proc in procs]
     for proc, output in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, output
