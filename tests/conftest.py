@@ -103,3 +103,24 @@ def heavy_imports(argv: list[str]) -> str:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=root
     )
     return done.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """A throw-away PostgreSQL server (tests/pgserver.py) on 127.0.0.1; skips where there is none."""
+    import pgserver
+
+    reason = pgserver.reason_unavailable()
+    if reason:
+        pytest.skip(reason)
+    server = pgserver.start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres(pg_server) -> str:
+    """The URL (with its password) of the database `sweeps` on the throw-away server."""
+    return pg_server.url()

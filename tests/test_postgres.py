@@ -1,112 +1,27 @@
 """Sweeps on a real PostgreSQL server: two processes ("hosts") share one study.
 
-The server is a throw-away one started by the fixture (initdb in a temporary folder, password
-authentication, listening on 127.0.0.1 on a free port); the tests skip, saying why, where
-PostgreSQL's server programs are not installed (Debian: `apt-get install postgresql`).
+The server is a throw-away one started by conftest's fixture (tests/pgserver.py: initdb in a
+temporary folder, password authentication, listening on 127.0.0.1 on a free port); the tests skip,
+saying why, where PostgreSQL's server programs are not installed (`apt-get install postgresql`).
 """
 
 from __future__ import annotations
 
 import csv
 import datetime
-import glob
 import os
 import shutil
 import socket
 import subprocess
 import sys
-import tempfile
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import TINY
+from pgserver import PASSWORD, PgServer
 
 ROOT = Path(__file__).resolve().parents[1]
-PASSWORD = "pg-S3cret-9x"
-#: database URL -> restarts its server (pg_ctl restart)
-RESTART: dict[str, Callable[[], None]] = {}
-
-
-def _bin_dir() -> Path | None:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"))
-    if found:
-        return Path(found[-1]).parent
-    initdb = shutil.which("initdb")
-    return Path(initdb).parent if initdb else None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _as_server_user(cmd: list[str]) -> list[str]:
-    """PostgreSQL refuses to run as root: as root, run the command as the `postgres` user."""
-    if os.geteuid() == 0:
-        return ["runuser", "-u", "postgres", "--", *cmd]
-    return cmd
-
-
-@pytest.fixture(scope="module")
-def postgres() -> Iterator[str]:
-    """The URL (with its password) of an empty database on a throw-away server."""
-    bin_dir = _bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL's server is not installed (apt-get install postgresql)")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        pytest.skip("running as root without runuser: cannot start PostgreSQL as another user")
-    # not under pytest's temporary folder: that one is private to this user (mode 700)
-    base = Path(tempfile.mkdtemp(prefix="expctl-pg-"))
-    data, sockets, pwfile = base / "data", base / "sockets", base / "pw"
-    sockets.mkdir()
-    pwfile.write_text(PASSWORD + "\n")
-    if os.geteuid() == 0:
-        shutil.chown(base, "postgres")
-        shutil.chown(sockets, "postgres")
-        shutil.chown(pwfile, "postgres")
-        os.chmod(base, 0o755)
-    port = _free_port()
-
-    def run(*cmd: str) -> None:
-        done = subprocess.run(
-            _as_server_user([str(bin_dir / cmd[0]), *cmd[1:]]), capture_output=True, text=True
-        )
-        assert done.returncode == 0, f"{cmd[0]} failed: {done.stdout}{done.stderr}"
-
-    run("initdb", "-D", str(data), "-U", "expctl", "--auth=scram-sha-256", f"--pwfile={pwfile}")
-    options = f"-c listen_addresses=127.0.0.1 -c port={port} -c unix_socket_directories={sockets}"
-    run("pg_ctl", "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start")
-    try:
-        env = {**os.environ, "PGPASSWORD": PASSWORD}
-        subprocess.run(
-            _as_server_user(
-                [
-                    str(bin_dir / "createdb"),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(port),
-                    "-U",
-                    "expctl",
-                    "sweeps",
-                ]
-            ),
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-        url = f"postgresql://expctl:{PASSWORD}@127.0.0.1:{port}/sweeps"
-        # with its log file: a server writing to pg_ctl's output would hold our pipe open
-        RESTART[url] = lambda: run(
-            "pg_ctl", "-D", str(data), "-l", str(base / "log"), "-m", "fast", "-w", "restart"
-        )
-        yield url
-    finally:
-        run("pg_ctl", "-D", str(data), "-m", "immediate", "stop")
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def _sweep(spec: Path, url: str, out: Path, *extra: str) -> subprocess.Popen[str]:
@@ -304,10 +219,10 @@ def test_heartbeat_settings_come_from_the_environment(monkeypatch: pytest.Monkey
 
 
 @pytest.mark.slow  # trains a 4-point grid (about a minute on 2 cores)
-def test_a_sweep_survives_a_database_restart(postgres: str, tmp_path: Path) -> None:
+def test_a_sweep_survives_a_database_restart(pg_server: PgServer, tmp_path: Path) -> None:
     import time
 
-    url = postgres.rsplit("/", 1)[0] + "/postgres"
+    url = pg_server.url("postgres")
     spec = tmp_path / "grid.yaml"
     data = {
         **TINY,
@@ -331,7 +246,7 @@ def test_a_sweep_survives_a_database_restart(postgres: str, tmp_path: Path) -> N
     while not (trials.is_dir() and list(trials.glob("*/metrics.json"))):  # one trial done
         assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[0]
         time.sleep(0.1)
-    RESTART[postgres]()  # the server goes down and comes back while the next trial trains
+    pg_server.restart()  # the server goes down and comes back while the next trial trains
     outputs = [proc.communicate(timeout=600)[0]]
     # the worker waited for the server and went on: the study completed in one go
     assert proc.returncode == 0, outputs
