@@ -63,7 +63,7 @@ def run_loop(data: dict[str, Any], tmp_path: Path, name: str = "s") -> optuna.St
     sweep_dir = tmp_path / name
     info = open_storage(None, sweep_dir)
     study = load_study(lsweep, info, name)
-    init_study(study, lsweep, space, sweep_dir)
+    init_study(study, lsweep, space)
     ran = worker_loop(study, info, space, lsweep.sweep.n_trials, sweep_dir, fake_objective)
     assert ran == lsweep.sweep.n_trials
     return study
@@ -228,7 +228,7 @@ def test_a_trial_whose_worker_died_is_failed_and_queued_with_the_same_params(
     space = Space(lsweep.sweep.space)
     info = open_storage(None, tmp_path / "s")
     study = load_study(lsweep, info, "s")
-    init_study(study, lsweep, space, tmp_path / "s")
+    init_study(study, lsweep, space)
     dead = subprocess.Popen([sys.executable, "-c", "pass"])
     dead.wait()
     trial = study.ask()

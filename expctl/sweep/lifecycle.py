@@ -222,28 +222,30 @@ def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo
     """Open or create the study; a new one gets its grid enqueued and sweep.yaml written."""
     from expctl.runs import atomic_write_text
     from expctl.sweep.storage import open_storage
-    from expctl.sweep.study import init_study, load_study
+    from expctl.sweep.study import open_study
 
     info = open_storage(
         plan.storage, plan.sweep_dir
     )  # refused (bad URL, no driver): nothing written
     plan.trials_dir.mkdir(parents=True, exist_ok=True)
-    study = load_study(setup.lsweep, info, plan.study)
-    if init_study(study, setup.lsweep, setup.space, plan.sweep_dir):
+    study, new = open_study(setup.lsweep, info, plan.study, setup.space, plan.sweep_dir)
+    if new:
         atomic_write_text(plan.sweep_dir / SWEEP_YAML, sweep_yaml(setup.lsweep))
     return study, info
 
 
 def _work_left(study: optuna.Study, info: StorageInfo, setup: SweepSetup, plan: SweepPlan) -> bool:
     """Reap the trials of dead workers (under the sweep lock), then whether trials remain."""
+    from expctl.sweep.locks import shared_across_hosts, study_lock
     from expctl.sweep.objective import on_dead_trial
-    from expctl.sweep.storage import reap_dead_trials, retrying, sweep_lock
+    from expctl.sweep.storage import reap_dead_trials, retrying
     from expctl.sweep.study import work_left
 
     lsweep = setup.lsweep
     mark = on_dead_trial(plan.trials_dir, lsweep.loaded.spec.name, lsweep.sweep.repeats)
-    with sweep_lock(plan.sweep_dir):
-        retrying(lambda: reap_dead_trials(study, info, mark))
+    everywhere = shared_across_hosts(info)
+    with study_lock(info, plan.study, plan.sweep_dir):
+        retrying(lambda: reap_dead_trials(study, info, mark, everywhere))
         return work_left(retrying(lambda: study.get_trials(deepcopy=False)), lsweep.sweep.n_trials)
 
 

@@ -251,11 +251,14 @@ def reap_dead_trials(
     study: optuna.Study,
     info: StorageInfo,
     on_dead: Callable[[FrozenTrial, str], None] = lambda t, r: None,
+    every_host_locked: bool = False,
 ) -> list[int]:
     """Fail (and enqueue a retry of) every RUNNING trial whose worker is gone; their numbers.
 
-    Call it while holding the sweep lock: a RUNNING trial without a worker stamp is then one whose
-    worker died between asking and stamping (on a local storage), not one being stamped right now.
+    Call it while holding the study lock (expctl.sweep.locks): a RUNNING trial without a worker
+    stamp is then one whose worker died between asking and stamping, not one being stamped right
+    now, if that lock excludes every worker that can have it: on a local storage, or where
+    `every_host_locked` (the lock is held in the database for every host).
     """
     if isinstance(info.storage, optuna.storages.RDBStorage):
         optuna.storages.fail_stale_trials(study)  # the heartbeat: other machines' workers too
@@ -266,7 +269,7 @@ def reap_dead_trials(
     reaped = []
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         stamp = trial.user_attrs.get("worker")
-        dead = info.local if stamp is None else is_alive(stamp) is False
+        dead = (info.local or every_host_locked) if stamp is None else is_alive(stamp) is False
         if not dead:
             continue
         who = f"pid {stamp['pid']} on {stamp['host']}" if stamp else "unknown"

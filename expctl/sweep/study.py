@@ -1,7 +1,9 @@
 """The study: creating or resuming it, the trial budget, and the loop every worker runs.
 
-The loop holds the sweep lock while it reaps dead workers' trials, checks the budget and asks
-Optuna for a trial, so two local workers never both take the last trial of the budget. Trials whose
+The loop holds the study lock (expctl.sweep.locks: this machine's workers and, on PostgreSQL,
+SQLite or a journal file, every host's) while it reaps dead workers' trials, checks the budget and
+asks Optuna for a trial, so two workers never both take the last trial of the budget; creating the
+study and enqueuing its grid happen under that lock too, so the grid is enqueued once. Trials whose
 parameters are already fixed (grid points, retries of a dead worker's trial) wait in the study as
 WAITING trials; `ask` hands them out first.
 """
@@ -24,6 +26,7 @@ from optuna.trial import FrozenTrial, Trial, TrialState
 from expctl.errors import BadInputError, SpecError
 from expctl.spec import resolved_dict
 from expctl.spec.sweep import LoadedSweep
+from expctl.sweep.locks import shared_across_hosts, study_lock
 from expctl.sweep.pruners import make_pruner
 from expctl.sweep.samplers import SamplerContext, make_sampler
 from expctl.sweep.space import Space
@@ -31,7 +34,6 @@ from expctl.sweep.storage import (
     StorageInfo,
     reap_dead_trials,
     retrying,
-    sweep_lock,
     worker_stamp,
 )
 
@@ -87,29 +89,39 @@ def load_study(lsweep: LoadedSweep, info: StorageInfo, name: str, worker: int = 
     return study
 
 
-def init_study(study: optuna.Study, lsweep: LoadedSweep, space: Space, sweep_dir: Path) -> bool:
+def open_study(
+    lsweep: LoadedSweep, info: StorageInfo, name: str, space: Space, sweep_dir: Path
+) -> tuple[optuna.Study, bool]:
+    """Open or create the study, and (under the study lock) record the spec's fingerprint and
+    enqueue a grid once; refuse a study made from another spec. Returns it and whether it is new.
+    """
+    with study_lock(info, name, sweep_dir):
+        study = retrying(lambda: load_study(lsweep, info, name))
+        return study, retrying(lambda: init_study(study, lsweep, space))
+
+
+def init_study(study: optuna.Study, lsweep: LoadedSweep, space: Space) -> bool:
     """Record the spec's fingerprint and enqueue a grid, once; refuse a study made from another spec.
 
-    Returns whether the study is new. Runs under the sweep lock.
+    Returns whether the study is new. Call it under the study lock (`open_study` does).
     """
     mark = fingerprint(lsweep)
-    with sweep_lock(sweep_dir):
-        attrs = study.user_attrs
-        if "expctl_fingerprint" in attrs:
-            if attrs["expctl_fingerprint"] != mark:
-                raise SpecError(
-                    f"study {study.study_name} was started from a different spec or sweep "
-                    f"(fingerprint {attrs['expctl_fingerprint']}, now {mark}); "
-                    "resume it with the same spec, or use another --study or --output-dir"
-                )
-            return False
-        if lsweep.sweep.method == "grid":
-            for params in space.grid():
-                study.enqueue_trial(params, skip_if_exists=True)
-        study.set_user_attr("expctl_fingerprint", mark)
-        study.set_user_attr("expctl_spec", lsweep.doc.source)
-        study.set_user_attr("expctl_metric", lsweep.sweep.metric)
-        return True
+    attrs = study.user_attrs
+    if "expctl_fingerprint" in attrs:
+        if attrs["expctl_fingerprint"] != mark:
+            raise SpecError(
+                f"study {study.study_name} was started from a different spec or sweep "
+                f"(fingerprint {attrs['expctl_fingerprint']}, now {mark}); "
+                "resume it with the same spec, or use another --study or --output-dir"
+            )
+        return False
+    if lsweep.sweep.method == "grid":
+        for params in space.grid():
+            study.enqueue_trial(params, skip_if_exists=True)
+    study.set_user_attr("expctl_fingerprint", mark)
+    study.set_user_attr("expctl_spec", lsweep.doc.source)
+    study.set_user_attr("expctl_metric", lsweep.sweep.metric)
+    return True
 
 
 def budget_used(trials: list[FrozenTrial]) -> int:
@@ -141,9 +153,10 @@ def worker_loop(
 
     done = 0
     progress = Progress(budget, already=budget_used(study.get_trials(deepcopy=False)))
+    everywhere = shared_across_hosts(info)
     while True:
-        with sweep_lock(sweep_dir):
-            for number in retrying(lambda: reap_dead_trials(study, info, on_dead)):
+        with study_lock(info, study.study_name, sweep_dir):
+            for number in retrying(lambda: reap_dead_trials(study, info, on_dead, everywhere)):
                 echo(f"trial {number}{label}: worker died; marked FAIL and queued again")
             if not work_left(retrying(lambda: study.get_trials(deepcopy=False)), budget):
                 return done
