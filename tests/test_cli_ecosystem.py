@@ -106,17 +106,15 @@ def test_bash_completion_script_and_command_names() -> None:
     assert {"plain,mlp", "plain,cnn", "plain,multitask", "plain,sweep"} <= set(done.stdout.split())
 
 
-def test_readme_documents_each_integration() -> None:
-    readme = (ROOT / "README.md").read_text()
-    for text in (
+#: Where each integration is documented: the README's commands table, and the pages it links to.
+INTEGRATION_DOCS = {
+    "README.md": ("expctl export RUN", "expctl schema", "--html", "[--json]"),
+    "docs/integrations.md": (
         "tensorboard --logdir outputs",
         "histograms: true",
         "--mlflow sqlite:///mlflow.db",
         "expctl export RUN",
         "expctl[mlflow]",
-        "source: root",
-        "expctl[root]",
-        "source: hdf5",
         "yaml-language-server: $schema=",
         "expctl schema",
         "expctl init --template",
@@ -125,6 +123,15 @@ def test_readme_documents_each_integration() -> None:
         "expctl.load_run(",
         "expctl.run(",
         "_EXPCTL_COMPLETE=bash_source expctl",
-        "[--json]",
-    ):
-        assert text in readme, text
+    ),
+    "docs/data.md": ("source: root", "expctl[root]", "source: hdf5"),
+}
+
+
+def test_docs_document_each_integration() -> None:
+    readme = (ROOT / "README.md").read_text()
+    for page, texts in INTEGRATION_DOCS.items():
+        assert page == "README.md" or f"({page})" in readme, f"README links {page}"
+        text_of_page = (ROOT / page).read_text()
+        for text in texts:
+            assert text in text_of_page, (page, text)
