@@ -1,14 +1,20 @@
 """Passwords in URLs are never shown: `postgresql://user:secret@host/db` -> `postgresql://user:***@host/db`.
 
-A storage URL (`expctl sweep --storage`) or an MLflow tracking URI may carry a password; every
-line expctl prints or records that could hold one (the sweep's header, error messages, the argv
-in environment.json) goes through `mask`. A leaf module: it imports nothing of expctl.
+A storage URL (`expctl sweep --storage`, `EXPCTL_STORAGE`) or an MLflow tracking URI
+(`--mlflow`, `tracking.mlflow`) may carry a password; every line expctl prints or records that
+could hold one (the sweep's header, error messages, the argv in environment.json, the resolved
+spec in spec.yaml, sweep.yaml and best.yaml, MLflow params and logs) goes through `mask` or
+`mask_data`. A URL read back from such a file has `***` for its password: `is_masked` tells, and
+`with_password` puts the real one back (taken from the environment by the caller). A leaf
+module: it imports nothing of expctl.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Any
+from urllib.parse import quote
 
 #: `scheme://user:password@`: the password is what lies between the first ':' after the user
 #: name and the '@' that ends the user information (RFC 3986; a literal '@' in it is %40).
@@ -27,4 +33,35 @@ def mask_all(items: Iterable[str]) -> list[str]:
     return [mask(str(item)) for item in items]
 
 
-__all__ = ["MASK", "mask", "mask_all"]
+def mask_data(data: Any) -> Any:
+    """A copy of plain data (dicts, lists, tuples of strings, numbers, ...) with every string
+    masked; keys are kept as they are."""
+    if isinstance(data, str):
+        return mask(data)
+    if isinstance(data, dict):
+        return {key: mask_data(value) for key, value in data.items()}
+    if isinstance(data, list | tuple):
+        return type(data)(mask_data(value) for value in data)
+    return data
+
+
+def is_masked(url: str) -> bool:
+    """Whether `url`'s password is the mask `***`: the URL was read back from a file expctl wrote
+    (spec.yaml, best.yaml) or copied from its output, and its real password is elsewhere."""
+    found = _USERINFO.match(url.strip())
+    return found is not None and found["password"] == MASK
+
+
+def with_password(url: str, password: str | None) -> str:
+    """`url` with its password replaced by `password` (percent-encoded), or without a password
+    (the user name kept) when `password` is None, so the driver looks for it (PGPASSWORD,
+    ~/.pgpass). A URL without a password is returned unchanged."""
+    found = _USERINFO.match(url.strip())
+    if found is None:
+        return url
+    head = found["head"] if password is not None else found["head"][:-1]
+    secret = quote(password, safe="") if password is not None else ""
+    return head + secret + url.strip()[found.end() :]
+
+
+__all__ = ["MASK", "is_masked", "mask", "mask_all", "mask_data", "with_password"]

@@ -47,7 +47,7 @@ ALLOWED: dict[str, set[str]] = {
     "interrupts": {"errors"},
     "progress": {"errors"},
     "evaluation": {"errors"},
-    "spec": {"errors", "evaluation"},
+    "spec": {"errors", "evaluation", "masking"},
     "plots": {"errors", "evaluation"},
     "data": {"errors"},
     "runs": {"errors", "interrupts", "masking", "spec", "version"},

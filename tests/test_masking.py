@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from expctl.cli import cli
-from expctl.masking import mask, mask_all
+from expctl.masking import is_masked, mask, mask_all, mask_data, with_password
 
 SECRET = "s3cr3t-Pa55"
 
@@ -30,6 +30,35 @@ SECRET = "s3cr3t-Pa55"
 def test_mask_replaces_only_the_password(text: str, shown: str) -> None:
     assert mask(text) == shown
     assert mask(mask(text)) == shown
+
+
+def test_mask_data_masks_every_string_and_keeps_the_rest() -> None:
+    data = {"tracking": {"mlflow": f"http://u:{SECRET}@h:5000"}, "n": [1, f"a://b:{SECRET}@c"]}
+    assert mask_data(data) == {
+        "tracking": {"mlflow": "http://u:***@h:5000"},
+        "n": [1, "a://b:***@c"],
+    }
+    assert SECRET in data["tracking"]["mlflow"]  # a copy: the original is unchanged
+
+
+@pytest.mark.parametrize(
+    ("url", "password", "result"),
+    [
+        (
+            "postgresql://alice:***@db:5432/o",
+            "p@s:s/w",
+            "postgresql://alice:p%40s%3As%2Fw@db:5432/o",
+        ),
+        ("postgresql://alice:***@db:5432/o", None, "postgresql://alice@db:5432/o"),
+        ("http://h:5000/x", "pw", "http://h:5000/x"),  # no user information: unchanged
+    ],
+)
+def test_with_password_puts_back_or_drops_the_password(
+    url: str, password: str | None, result: str
+) -> None:
+    assert is_masked(url) == ("***" in url)
+    assert with_password(url, password) == result
+    assert not is_masked(result)
 
 
 def test_environment_records_argv_without_passwords(monkeypatch: pytest.MonkeyPatch) -> None:

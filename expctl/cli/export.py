@@ -28,10 +28,13 @@ def export(refs: tuple[str, ...], output_dir: str, mlflow_uri: str, experiment: 
     A run exported before to the same tracking server is not logged twice.
     """
     from expctl.export import EXPORTERS, require_mlflow
+    from expctl.masking import mask
     from expctl.runs.resolve import resolve_runs
 
-    require_mlflow()
+    require_mlflow(mlflow_uri)
     paths = resolve_runs(refs, Path(output_dir), lambda m: click.echo(f"warning: {m}", err=True))
     for path in paths:
         mlflow_id = EXPORTERS["mlflow"](path, mlflow_uri, experiment)
-        click.echo(f"{path.name}: MLflow run {mlflow_id} (experiment {experiment}, {mlflow_uri})")
+        click.echo(
+            f"{path.name}: MLflow run {mlflow_id} (experiment {experiment}, {mask(mlflow_uri)})"
+        )

@@ -31,7 +31,9 @@ from expctl.cli.options import output_dir_option, set_option, smoke_option
     "mlflow_uri",
     metavar="URI",
     help="Also log each finished run to this MLflow tracking URI (sets tracking.mlflow), "
-    "e.g. sqlite:///mlflow.db or http://127.0.0.1:5000.",
+    "e.g. sqlite:///mlflow.db or http://127.0.0.1:5000. A password in it is shown and "
+    "recorded in the run as ***; leave it out with MLFLOW_TRACKING_PASSWORD (HTTP) or "
+    "PGPASSWORD/~/.pgpass (postgresql://), which `expctl resume` and `export` also read.",
 )
 @click.option(
     "--checkpoint-every",

@@ -6,6 +6,9 @@ import click
 
 from expctl.cli.options import output_dir_option, set_option, smoke_option
 
+#: Where `--storage` is read from when it is not given (keeps a password out of argv and `ps`).
+STORAGE_ENV = "EXPCTL_STORAGE"
+
 
 @click.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False, path_type=str))
@@ -19,8 +22,13 @@ from expctl.cli.options import output_dir_option, set_option, smoke_option
 @click.option(
     "--storage",
     metavar="URL",
+    envvar=STORAGE_ENV,
+    show_envvar=True,
     help="Optuna RDB URL (postgresql://..., mysql://..., sqlite:///...) to share the study "
-    "between machines; default: a journal file in the sweep directory.",
+    "between machines; default: a journal file in the sweep directory. Taken from "
+    f"${STORAGE_ENV} when not given, so a password need not be on the command line (or leave "
+    "it out of the URL: PostgreSQL reads PGPASSWORD or ~/.pgpass). Its password is shown "
+    "and recorded as ***.",
 )
 @click.option(
     "--study", "study_name", help="Study name, also the sweep directory (default: the spec's name)."

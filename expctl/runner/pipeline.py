@@ -114,7 +114,9 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
     if spec.tracking.mlflow is not None:
         from expctl.export import require_mlflow
 
-        require_mlflow()  # refused before anything is written, with the install hint
+        # refused before anything is written: no mlflow (the install hint), a password that
+        # cannot be found, a database that refuses the connection
+        require_mlflow(spec.tracking.mlflow)
 
     configure_keras(spec.seed, deterministic=not spec.train.jit_compile)
 

@@ -139,6 +139,11 @@ def _resume(run_path: Path, echo: Echo, warn: Echo) -> RunOutcome:
     loaded, record = stored_spec(RunView(run_path))
     spec = loaded.spec
     dataset = same_data(loaded, record, run_path)
+    if spec.tracking.mlflow is not None:
+        from expctl.export import require_mlflow
+
+        # the stored URI's password is masked: found in the environment, or refused, now
+        require_mlflow(spec.tracking.mlflow)
     found = candidates(run_path, warn)
     if not found:
         raise BadInputError(

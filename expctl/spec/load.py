@@ -17,6 +17,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from expctl.errors import SpecError
+from expctl.masking import mask_data
 from expctl.spec.schema import TAGGED, Spec
 from expctl.spec.yamlio import Document, Path, dotted, dump_yaml, parse_scalar, parse_yaml
 
@@ -87,20 +88,26 @@ def validate(doc: Document, overrides: list[str] | tuple[str, ...] = ()) -> Spec
         raise SpecError(f"invalid spec {doc.source}:\n  " + "\n  ".join(unique)) from None
 
 
-def resolved_dict(spec: Spec) -> dict[str, Any]:
-    """The spec with every default filled in, tag keys (source, type, name) first in their section."""
+def resolved_dict(spec: Spec, *, masked: bool = False) -> dict[str, Any]:
+    """The spec with every default filled in, tag keys (source, type, name) first in their section.
+
+    `masked`: the password of every URL in it (an MLflow URI in tracking.mlflow) replaced by
+    `***`, for what is written, printed or hashed; the default keeps it, for running the spec.
+    """
     data = spec.model_dump(mode="python")  # plain data; keeps integer keys (class_weight)
     for path, (tag, _) in TAGGED.items():
         section = _get(data, path)
         if isinstance(section, dict) and tag in section:
             reordered = {tag: section[tag], **{k: v for k, v in section.items() if k != tag}}
             _get(data, path[:-1])[path[-1]] = reordered
-    return data
+    return mask_data(data) if masked else data
 
 
 def resolved_yaml(spec: Spec) -> str:
-    """The resolved spec as YAML; reading it back gives the same Spec."""
-    return dump_yaml(resolved_dict(spec))
+    """The resolved spec as YAML, for a file (spec.yaml): reading it back gives the same Spec,
+    except that a password in a URL is `***` (see expctl.masking; exporting such a run to MLflow
+    takes the password from the environment)."""
+    return dump_yaml(resolved_dict(spec, masked=True))
 
 
 # ------------------------------------------------------------------------------------ overrides

@@ -16,6 +16,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from expctl.masking import mask, mask_data
 from expctl.runs import atomic_save, atomic_write_text
 from expctl.spec.sweep import LoadedSweep
 from expctl.spec.yamlio import dump_yaml
@@ -37,7 +38,8 @@ def _duration(trial: FrozenTrial) -> float | None:
 
 
 def _cell(value: Any) -> Any:
-    return json.dumps(value) if isinstance(value, list | dict) else value
+    cell = json.dumps(value) if isinstance(value, list | dict) else value
+    return mask(cell) if isinstance(cell, str) else cell  # a swept URL never shows its password
 
 
 def trial_rows(study: optuna.Study, space: Space) -> list[dict[str, Any]]:
@@ -95,7 +97,8 @@ def best_yaml(lsweep: LoadedSweep, space: Space, trial: FrozenTrial, sweep_id: s
         f"# runs: {', '.join(trial.user_attrs.get('runs', []))}\n"
         f"# parameters: {json.dumps(params)}\n"
     )
-    return header + dump_yaml(data)
+    # an MLflow URI's password is written as *** (exporting takes it from the environment)
+    return mask(header) + dump_yaml(mask_data(data))
 
 
 def write_plots(
@@ -183,9 +186,9 @@ def write_outputs(
 
 
 def sweep_yaml(lsweep: LoadedSweep) -> str:
-    """The sweep spec as run (base spec with defaults, and the sweep block), for the record."""
+    """The sweep spec as run (base spec with defaults, and the sweep block), for the record;
+    passwords in URLs are `***`."""
     from expctl.spec import resolved_dict
 
-    return dump_yaml(
-        {**resolved_dict(lsweep.loaded.spec), "sweep": lsweep.sweep.model_dump(mode="python")}
-    )
+    sweep = mask_data(lsweep.sweep.model_dump(mode="python"))
+    return dump_yaml({**resolved_dict(lsweep.loaded.spec, masked=True), "sweep": sweep})

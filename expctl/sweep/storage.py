@@ -32,7 +32,7 @@ from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
 from expctl.errors import BadInputError
-from expctl.masking import mask
+from expctl.masking import is_masked, mask, with_password
 
 #: A trial is retried this many times when its worker dies (a trial that kills every worker that
 #: runs it, e.g. out of memory, stops being retried).
@@ -162,19 +162,80 @@ def _rdb_storage(url: str, interval: int, grace: int) -> optuna.storages.RDBStor
 
 
 def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
+    """Optuna's RDBStorage at `url`; BadInputError saying what to fix when it cannot be opened.
+
+    A URL whose password is the mask `***` (copied from expctl's output or files) is not sent
+    with `***`: for PostgreSQL the password is left out, so the driver reads PGPASSWORD or
+    ~/.pgpass; other databases refuse it.
+    """
+    import re
+
+    import sqlalchemy.engine
+
+    shown = f"storage URL {mask(url)}"
+    masked = is_masked(url)
+    if masked:
+        if not url.startswith("postgresql"):
+            raise BadInputError(
+                f"{shown}: its password is the mask *** that expctl prints, not a password; "
+                "give the real one (in the URL, or in EXPCTL_STORAGE to keep it off the "
+                "command line)"
+            )
+        url = with_password(url, None)
     interval, grace = heartbeat_settings()
     try:
         storage = _rdb_storage(url, interval, grace)
     except ImportError as exc:
         raise BadInputError(
-            f"--storage {mask(url)}: the database driver is not installed ({exc}); e.g. "
+            f"{shown}: the database driver is not installed ({exc}); e.g. "
             "pip install 'expctl[postgres]' (psycopg 3, what postgresql:// means; in a clone: "
             "uv sync --extra postgres), PyMySQL for mysql+pymysql://"
         ) from None
     except Exception as exc:  # sqlalchemy's errors: bad URL, refused connection, ...
-        raise BadInputError(
-            f"--storage {mask(url)}: cannot open the database: {mask(str(exc))}"
-        ) from None
+        # the driver's own words (psycopg: "connection failed: ... FATAL: ..."), on one line
+        why = " ".join(str(getattr(exc, "orig", None) or exc).split())
+        try:
+            parts = sqlalchemy.engine.make_url(url)
+            host, port, user = parts.host or "localhost", parts.port or 5432, parts.username
+            database = parts.database
+        except Exception:  # an unparsable URL: the generic hint below
+            host, port, user, database = "HOST", 5432, "USER", "NAME"
+        hints = (
+            (
+                r"password authentication failed|Access denied for user",
+                "check the user name and password (in the URL, or PGPASSWORD / ~/.pgpass "
+                "when the URL has none)",
+            ),
+            (
+                r"no password supplied",
+                (
+                    "its password was *** (the mask expctl prints), so it was left out: "
+                    if masked
+                    else ""
+                )
+                + "give the password in PGPASSWORD or ~/.pgpass (or in the URL, kept off the "
+                "command line in EXPCTL_STORAGE)",
+            ),
+            (
+                r'database "[^"]*" does not exist|Unknown database',
+                f"create the database first: createdb -h {host} -p {port} -U {user} {database}",
+            ),
+            (r'role "[^"]*" does not exist', f"check the user name ({user}): no such role"),
+            (
+                r"Connection refused|resolve host|translate host|timeout|No route to host",
+                f"is a database server running at {host}:{port} and reachable from here? "
+                "check the host and port in the URL",
+            ),
+            (
+                r"unable to open database file",
+                "check that the SQLite file's folder exists and is writable",
+            ),
+        )
+        hint = next(
+            (h for pattern, h in hints if re.search(pattern, why)),
+            "check the URL's form: postgresql://user:password@host:port/database",
+        )
+        raise BadInputError(f"{shown}: cannot open the database: {mask(why)}\n  {hint}") from None
     return StorageInfo(storage=storage, url=url, local=url.startswith("sqlite:"))
 
 
@@ -188,14 +249,21 @@ STORAGES: dict[str, Callable[[str, Path], StorageInfo]] = {
 
 
 def open_storage(url: str | None, sweep_dir: Path) -> StorageInfo:
+    """The study's storage at `url` (`--storage` or EXPCTL_STORAGE; None: the journal file in
+    `sweep_dir`). BadInputError (exit 2, the URL's password masked, what to fix) when it is not
+    a storage URL or cannot be opened; nothing is written then."""
+    import difflib
+
     if not url:
         return _journal("", sweep_dir)
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in STORAGES:
+        close = difflib.get_close_matches(scheme, list(STORAGES), n=1)
         raise BadInputError(
-            f"--storage {mask(url)!r}: expected a URL starting with "
+            f"storage URL {mask(url)!r}: expected a URL starting with "
             + ", ".join(f"{s}://" for s in STORAGES)
-            + " (e.g. postgresql://user:password@host/db, sqlite:///sweep.db)"
+            + (f" (did you mean {close[0]}://?)" if close and "://" in url else "")
+            + "; e.g. postgresql://user:password@host:5432/db, sqlite:///sweep.db"
         )
     return STORAGES[scheme](url, sweep_dir)
 

@@ -59,7 +59,8 @@ def fingerprint(lsweep: LoadedSweep) -> str:
     `trials` is left out: raising it and re-running the command extends a finished study.
     """
     block = lsweep.sweep.model_dump(exclude={"trials"})
-    data = {"spec": resolved_dict(lsweep.loaded.spec), "sweep": block}
+    # masked: a password (tracking.mlflow) is neither part of the identity nor stored as a hash
+    data = {"spec": resolved_dict(lsweep.loaded.spec, masked=True), "sweep": block}
     text = json.dumps(data, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
