@@ -10,6 +10,16 @@ Run with:  uv run --group bench python benchmarks/bench_sweep.py [--n-samples 10
    (expctl's objective); KerasTuner's own score (the best val_auc of any epoch, a little optimistic)
    is printed too. Where expctl's time goes is printed from its run directories.
 2. How many trials TPE (method bayes) needs to reach random search's best-of-16, for 3 seeds (median).
+
+With `--storage postgresql://USER@HOST:PORT/DB` (or `--start-server`: a throw-away local server,
+tests/pgserver.py) it measures instead the same 16-trial random search on one host vs two hosts
+sharing the study: two `expctl sweep` processes (one worker each, own output folders) on the same
+study, each timed run a fresh study (deleted afterwards); interleaved repeats, medians, the ratio.
+Both "hosts" are processes of this machine: they share its cores, so the gain is bounded by the
+cores, not by the coordination. `--pin` gives each host a core of its own (taskset) and the
+one-host run one core: two 1-core machines against one.
+
+    uv run python benchmarks/bench_sweep.py --start-server --n-samples 4000 --epochs 4
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -27,6 +38,8 @@ from typing import Any
 
 import pandas as pd
 import yaml
+
+from expctl.masking import mask
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -164,6 +177,83 @@ def trials_to_reach(table: pd.DataFrame, target: float) -> int | None:
     return None if reached.empty else int(reached["trial"].iloc[0]) + 1
 
 
+def run_hosts(
+    spec: dict[str, Any], root: Path, study: str, url: str, hosts: int, pin: bool
+) -> dict[str, Any]:
+    """Wall time of `hosts` `expctl sweep` processes sharing `study` on `url` (started together,
+    each with its own output folder), the study's trial states and how many each host trained."""
+    import optuna
+
+    path = root / f"{study}.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False))
+    folders = [root / study / f"host-{h}" for h in range(hosts)]
+    logs = [root / study / f"host-{h}.log" for h in range(hosts)]
+    (root / study).mkdir(parents=True)
+    procs = []
+    started = time.perf_counter()
+    for h in range(hosts):
+        argv = [sys.executable, "-m", "expctl", "sweep", str(path), "--storage", url,
+                "--study", study, "--output-dir", str(folders[h]), "-q"]  # fmt: skip
+        if pin:  # a core of its own: host h on core h
+            argv = ["taskset", "-c", str(h % (os.cpu_count() or 1)), *argv]
+        with open(logs[h], "wb") as log:
+            procs.append(subprocess.Popen(argv, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT))
+    codes = [proc.wait() for proc in procs]
+    wall = time.perf_counter() - started
+    if any(codes):
+        failed = [h for h, code in enumerate(codes) if code]
+        raise SystemExit(
+            f"host {failed[0]} of {study} exited {codes[failed[0]]}:\n"
+            + mask(logs[failed[0]].read_text())
+        )
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    trials = optuna.load_study(study_name=study, storage=url).get_trials(deepcopy=False)
+    states = [t.state.name for t in trials]
+    optuna.delete_study(study_name=study, storage=url)
+    return {
+        "wall": wall,
+        "complete": states.count("COMPLETE"),
+        "trials": len(states),
+        "per_host": [len(list((f / study / "trials").iterdir())) for f in folders],
+    }
+
+
+def bench_hosts(args: argparse.Namespace, url: str, root: Path) -> None:
+    """One host vs two hosts on one study: interleaved repeats, medians and their ratio."""
+    n, epochs, trials = args.n_samples, args.epochs, args.trials
+    spec = sweep_spec(n, epochs, "random", trials, 0)
+    print(f"jets n_samples={n}, {epochs} epochs, batch 256, {trials}-trial random search")
+    print(
+        f"storage {mask(url)}; machine: {os.cpu_count()} cores "
+        f"(load average {os.getloadavg()[0]:.2f}); "
+        + ("pinned: each host on a core of its own" if args.pin else "hosts share all cores")
+    )
+    tag = time.strftime("%H%M%S")
+    walls: dict[int, list[float]] = {1: [], 2: []}
+    for i in range(args.repeats):
+        order = (1, 2) if i % 2 == 0 else (2, 1)  # interleaved, alternating which goes first
+        for hosts in order:
+            got = run_hosts(spec, root, f"bench-{tag}-{i}-{hosts}h", url, hosts, args.pin)
+            walls[hosts].append(got["wall"])
+            split = " + ".join(str(k) for k in got["per_host"])
+            print(
+                f"repeat {i + 1}: {hosts} host{'s' if hosts > 1 else ' '} {got['wall']:7.1f} s  "
+                f"{got['complete']} COMPLETE of {got['trials']} trials (trained per host: {split}), "
+                f"{got['wall'] / max(1, got['complete']):.2f} s per trial"
+            )
+    one, two = statistics.median(walls[1]), statistics.median(walls[2])
+    print(
+        f"median of {args.repeats}: 1 host {one:.1f} s, 2 hosts {two:.1f} s; "
+        f"speed-up 1 host / 2 hosts = {one / two:.2f} (2.00 would be perfect scaling); "
+        f"load average now {os.getloadavg()[0]:.2f}"
+    )
+    if not args.pin:
+        print(
+            "  (both hosts are processes of this machine sharing its cores: the speed-up is "
+            "bounded by the cores, not by the study's coordination; --pin compares 1-core hosts)"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n-samples", type=int, default=10_000)
@@ -173,6 +263,19 @@ def main() -> None:
     parser.add_argument("--skip-kerastuner", action="store_true")
     parser.add_argument("--skip-tpe", action="store_true")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--storage",
+        metavar="URL",
+        help="Optuna RDB URL (postgresql://...): time 1 host vs 2 hosts sharing a study instead",
+    )
+    parser.add_argument(
+        "--start-server",
+        action="store_true",
+        help="as --storage, on a throw-away local PostgreSQL server (tests/pgserver.py)",
+    )
+    parser.add_argument(
+        "--pin", action="store_true", help="with --storage: each host on a core of its own"
+    )
     parser.add_argument("--kerastuner-child", metavar="DIR", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.kerastuner_child:
@@ -181,7 +284,31 @@ def main() -> None:
         )
         print(json.dumps(result))
         return
+    if args.storage and args.start_server:
+        parser.error("--storage and --start-server exclude each other")
+    if args.pin and not (args.storage or args.start_server):
+        parser.error("--pin goes with --storage or --start-server")
+    if args.pin and shutil.which("taskset") is None:
+        parser.error("--pin needs taskset (util-linux)")
     root = Path(tempfile.mkdtemp(prefix="bench_sweep_"))
+    if args.start_server:
+        sys.path.insert(0, str(ROOT / "tests"))
+        import pgserver
+
+        reason = pgserver.reason_unavailable()
+        if reason:
+            parser.error(f"--start-server: {reason}")
+        server = pgserver.start_server()
+        try:
+            bench_hosts(args, server.url(), root)
+        finally:
+            server.stop()
+        print(f"(outputs in {root})")
+        return
+    if args.storage:
+        bench_hosts(args, args.storage, root)
+        print(f"(outputs in {root})")
+        return
     n, epochs, trials = args.n_samples, args.epochs, args.trials
     print(f"jets n_samples={n}, {epochs} epochs, batch 256, {trials}-trial random search")
     print(f"machine: {os.cpu_count()} cores (load average {os.getloadavg()[0]:.2f})")

@@ -121,3 +121,14 @@ def start_server(listen: str = "127.0.0.1") -> PgServer:
         server.stop()
         raise
     return server
+
+
+def can_rename_host() -> bool:
+    """Whether this process may start commands in a UTS namespace of their own (root, unshare -u):
+    the tests' stand-in for separate machines with their own host names."""
+    if shutil.which("unshare") is None or shutil.which("hostname") is None:
+        return False
+    done = subprocess.run(
+        ["unshare", "-u", "sh", "-c", "hostname expctl-probe"], capture_output=True, check=False
+    )
+    return done.returncode == 0

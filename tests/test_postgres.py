@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import datetime
 import os
-import shutil
 import socket
 import subprocess
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import TINY
-from pgserver import PASSWORD, PgServer
+from pgserver import PASSWORD, PgServer, can_rename_host
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -72,6 +71,8 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
     for proc, output in zip(procs, outputs, strict=True):
         assert proc.returncode == 0, output
         assert PASSWORD not in output and "expctl:***@127.0.0.1" in output
+    # the host that created the study says so (not "resuming" its own freshly enqueued grid)
+    assert sum("resuming" not in output for output in outputs) == 1, outputs
 
     # every point of the grid trained exactly once, by one host or the other
     trained = sorted(p.name for out in hosts for p in (out / "grid23" / "trials").iterdir())
@@ -102,16 +103,6 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
                 assert PASSWORD.encode() not in path.read_bytes(), path
 
 
-def _can_rename_host() -> bool:
-    """Whether this process may start commands in a UTS namespace of their own (root, unshare)."""
-    if shutil.which("unshare") is None or shutil.which("hostname") is None:
-        return False
-    done = subprocess.run(
-        ["unshare", "-u", "sh", "-c", "hostname expctl-probe"], capture_output=True, check=False
-    )
-    return done.returncode == 0
-
-
 def _on_host(host: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
     """`argv` run as if on machine `host`: in a UTS namespace whose host name is `host`."""
     script = 'hostname "$0" && exec "$@"'
@@ -130,7 +121,7 @@ def _on_host(host: str, argv: list[str], env: dict[str, str]) -> subprocess.Pope
 def test_a_killed_host_is_found_by_the_heartbeat_of_another_host(
     postgres: str, tmp_path: Path
 ) -> None:
-    if not _can_rename_host():
+    if not can_rename_host():
         pytest.skip("cannot give a process its own host name here (needs root and unshare -u)")
     import time
 
@@ -303,7 +294,7 @@ def test_two_hosts_share_a_random_study_budget(pg_server: PgServer, tmp_path: Pa
     }
     spec.write_text(yaml.safe_dump(data, sort_keys=False))
     url = pg_server.url()
-    named = _can_rename_host()
+    named = can_rename_host()
     procs = {}
     for host in ("host-a", "host-b"):
         argv = [sys.executable, "-m", "expctl", "sweep", str(spec), "--storage", url, "-q"]

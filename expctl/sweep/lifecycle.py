@@ -170,9 +170,10 @@ def run_sweep(
     lsweep = setup.lsweep
     plan = SweepPlan(setup.spec_path, setup.overrides, str(output_dir), setup.study, storage, quiet)
     trial_echo = _quiet if quiet else echo
-    opened, info = _open(setup, plan)
+    opened, info, new = _open(setup, plan)
     budget = lsweep.sweep.n_trials
-    before = len(opened.get_trials(deepcopy=False))
+    # a new grid study holds its enqueued (WAITING) points already: nothing to resume
+    before = 0 if new else len(opened.get_trials(deepcopy=False))
     echo(
         f"sweep {plan.sweep_dir}: {lsweep.sweep.method}, {budget} trials, "
         f"{workers} worker{'s' if workers > 1 else ''}, storage {mask(info.url)}"
@@ -218,8 +219,9 @@ def run_sweep(
     return _with_summary(result)
 
 
-def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo]:
-    """Open or create the study; a new one gets its grid enqueued and sweep.yaml written."""
+def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo, bool]:
+    """Open or create the study (and whether it is new); a new one gets its grid enqueued and
+    sweep.yaml written."""
     from expctl.runs import atomic_write_text
     from expctl.sweep.storage import open_storage
     from expctl.sweep.study import open_study
@@ -231,7 +233,7 @@ def _open(setup: SweepSetup, plan: SweepPlan) -> tuple[optuna.Study, StorageInfo
     study, new = open_study(setup.lsweep, info, plan.study, setup.space, plan.sweep_dir)
     if new:
         atomic_write_text(plan.sweep_dir / SWEEP_YAML, sweep_yaml(setup.lsweep))
-    return study, info
+    return study, info, new
 
 
 def _work_left(study: optuna.Study, info: StorageInfo, setup: SweepSetup, plan: SweepPlan) -> bool:
