@@ -54,6 +54,8 @@ ALLOWED: dict[str, set[str]] = {
     "export": {"errors", "masking", "runs"},
     "reports": {"errors", "export", "runs", "version"},
     "views": {"errors", "evaluation", "plots", "runs", "spec"},
+    # the local dashboard (`expctl ui`): a read-only web server over views and run directories
+    "ui": {"errors", "evaluation", "plots", "runs", "spec", "views"},
     "models": {"errors"},
     "training": {"data", "errors", "evaluation", "interrupts", "models", "runs"},
     "runner": {
@@ -113,6 +115,7 @@ ALLOWED: dict[str, set[str]] = {
         "runs",
         "spec",
         "sweep",
+        "ui",
         "version",
         "views",
     },
@@ -121,7 +124,7 @@ ALLOWED: dict[str, set[str]] = {
 }
 
 #: Packages that never import TensorFlow or Keras (numpy, matplotlib and plain Python only).
-KERAS_FREE = ("errors", "evaluation", "plots", "runs", "spec", "views")
+KERAS_FREE = ("errors", "evaluation", "plots", "runs", "spec", "ui", "views")
 KERAS = ("tensorflow", "keras", "tf_keras")
 #: What `expctl/cli/` never imports itself: the commands call functions that do.
 CLI_FORBIDDEN = ("optuna", *KERAS)

@@ -34,6 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("expctl.cli.export", "export"),
     "resume": ("expctl.cli.resume", "resume"),
     "verify": ("expctl.cli.verify", "verify"),
+    "ui": ("expctl.cli.ui", "ui"),
 }
 
 

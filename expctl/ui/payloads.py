@@ -1,0 +1,450 @@
+"""What the dashboard's pages show, as JSON-ready dicts: no web framework here, so it is tested alone.
+
+Every number comes from the code the commands use: the runs table is `expctl compare`'s
+(`expctl.views.compare`: rows, differing keys, seed groups, `--filter`, `--sort` by the metric
+catalogue's direction, cells as its text table writes them), a run is read through `RunView`,
+the ROC overlay is `expctl.views.roc.roc_curves` (compare's overlay: binary runs only) and the
+exported figure is drawn by the same `expctl.plots` functions as `expctl roc`.
+"""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from expctl.evaluation import catalogue
+from expctl.runs import layout
+from expctl.runs.store import FINAL_STATUSES
+from expctl.runs.view import RunView, find_runs
+from expctl.ui.safety import links_out
+from expctl.views.biasvar import SUMMARY_KEYS
+from expctl.views.compare import (
+    OptionError,
+    Run,
+    build_table,
+    default_descending,
+    flatten,
+    load_run,
+    main_metric,
+    metric_of,
+    parse_sort,
+    scalar_metrics,
+    sort_table,
+    terminal_columns,
+)
+from expctl.views.grouping import parse_filter
+from expctl.views.table import Table, is_number, table_cells, value_text
+
+#: Points of a curve sent to the browser (the exported figure draws every point).
+MAX_CURVE_POINTS = 2000
+#: Warnings sent with one answer (the rest are counted).
+MAX_WARNINGS = 50
+#: Figure formats of the export link, with their media types.
+FIGURE_FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+#: Resamples of the exported figure's AUC interval: `expctl roc`'s default, so the figures match.
+EXPORT_BOOTSTRAP = 200
+
+
+# ----------------------------------------------------------------------------------- the runs
+
+
+class RunsSource:
+    """The runs directly inside DIR as compare's `Run` rows, re-read only when their files change.
+
+    A run whose recorded status is final and whose status, spec, metrics and decomposition files
+    have the same size and modification time as at the last read is served from memory, so
+    polling a folder of 1,000 finished runs costs a few thousand `stat` calls; a running run is
+    read every time (its `crashed` state depends on its process).
+    """
+
+    _FILES = (layout.STATUS, layout.SPEC, layout.METRICS, layout.DECOMPOSITION)
+
+    def __init__(self, root: Path, boundary: Path | None = None) -> None:
+        self.root = root
+        #: a run with a file linking outside this folder is skipped (DIR, for a folder below it)
+        self.boundary = boundary or root
+        self._lock = threading.Lock()
+        self._cache: dict[Path, tuple[tuple[Any, ...], list[Run], list[str]]] = {}
+
+    def _stamp(self, path: Path) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for name in self._FILES:
+            try:
+                st = os.stat(path / name)
+                out.append((st.st_mtime_ns, st.st_size))
+            except OSError:
+                out.append(None)
+        return tuple(out)
+
+    def load(self) -> tuple[list[Run], list[str]]:
+        """Every run in DIR (oldest first) and the warnings met reading them."""
+        runs: list[Run] = []
+        warnings: list[str] = []
+        seen: set[Path] = set()
+        for view in find_runs(self.root):
+            path = view.path
+            outside = links_out(self.boundary, path)
+            if outside:
+                warnings.append(f"{path}: skipped: {', '.join(outside)} links out of DIR")
+                continue
+            seen.add(path)
+            stamp = self._stamp(path)
+            with self._lock:
+                cached = self._cache.get(path)
+            if cached is not None and cached[0] == stamp:
+                runs += cached[1]
+                warnings += cached[2]
+                continue
+            found: list[str] = []
+            rows = load_run(path, found.append)
+            runs += rows
+            warnings += found
+            if rows and all(r.status.get("status") in FINAL_STATUSES for r in rows):
+                with self._lock:
+                    self._cache[path] = (stamp, rows, found)
+        with self._lock:
+            for gone in set(self._cache) - seen:
+                del self._cache[gone]
+        return runs, warnings
+
+
+def _column(table: Table, name: str, numeric: bool) -> dict[str, Any]:
+    """A column and how its header sorts on a first click: a metric with a direction best first
+    (the plain name), one without ascending (`+name`: the catalogue never guesses), others
+    ascending."""
+    metric = metric_of(table, name)
+    better = catalogue.direction(metric) if metric is not None else None
+    first = f"+{name}" if metric is not None and better is None else name
+    return {"name": name, "numeric": numeric, "metric": metric, "better": better, "first": first}
+
+
+def runs_table(
+    source: RunsSource,
+    *,
+    filters: Sequence[str] = (),
+    sort: str | None = None,
+    group: bool = True,
+    every_metric: bool = False,
+) -> dict[str, Any]:
+    """The runs page's table: compare's rows and cells, filtered, grouped and sorted as asked.
+
+    OptionError (naming `filter` or `sort`) for a filter or sort key compare would refuse.
+    """
+    try:
+        parsed = [parse_filter(text) for text in filters if text.strip()]
+    except ValueError as exc:
+        raise OptionError("filter", str(exc)) from None
+    runs, warnings = source.load()
+    try:
+        table = build_table(runs, parsed, group=group)
+    except ValueError as exc:
+        raise OptionError("filter", str(exc)) from None
+    if not every_metric:
+        table = terminal_columns(table)
+    descending = None
+    if sort:
+        try:
+            table = sort_table(table, sort)
+        except ValueError as exc:
+            raise OptionError("sort", str(exc)) from None
+        key, sign = parse_sort(sort)
+        descending = sign if sign is not None else default_descending(table, key)
+    columns, cells, numeric = table_cells(table)
+    rows = []
+    for row, row_cells in zip(table.rows, cells, strict=True):
+        ids = row["id"] if isinstance(row["id"], list) else [row["id"]]
+        rows.append({"ids": ids, "status": str(row.get("status")), "cells": row_cells})
+    return {
+        "directory": str(source.root),
+        "columns": [_column(table, c, n) for c, n in zip(columns, numeric, strict=True)],
+        "rows": rows,
+        "grouped": table.grouped,
+        "sort": None if not sort else {"key": parse_sort(sort)[0], "descending": descending},
+        "n_read": len(runs),
+        "warnings": warnings[:MAX_WARNINGS],
+        "n_warnings": len(warnings),
+    }
+
+
+def study(source: RunsSource, *, metric: str | None, filters: Sequence[str] = ()) -> dict[str, Any]:
+    """The runs in time order as a study: each run's `metric` (default: the main metric) and its
+    values of the spec keys that differ, for the optimisation history (with the best so far by
+    the catalogue's direction) and parallel coordinates. One entry per run (no seed groups).
+
+    OptionError (naming `metric` or `filter`) for a metric no run has or a bad filter.
+    """
+    try:
+        parsed = [parse_filter(text) for text in filters if text.strip()]
+    except ValueError as exc:
+        raise OptionError("filter", str(exc)) from None
+    runs, _ = source.load()
+    try:
+        table = build_table(runs, parsed, group=False)
+    except ValueError as exc:
+        raise OptionError("filter", str(exc)) from None
+    metrics = list(table.metrics.values())
+    name = metric or main_metric(metrics)
+    if name is not None and name not in metrics:
+        raise OptionError(
+            "metric", f"{name!r}: no run has it; the runs' metrics: {', '.join(metrics)}"
+        )
+    column = next((c for c, m in table.metrics.items() if m == name), None)
+    entries = []
+    for row in table.rows:
+        value = row.get(column) if column else None
+        entries.append(
+            {
+                "id": row["id"],
+                "status": str(row.get("status")),
+                "value": _finite(value) if is_number(value) else None,
+                "params": [_param(row.get(key)) for key in table.keys],
+            }
+        )
+    return {
+        "metric": name,
+        "metrics": metrics,
+        "better": catalogue.direction(name) if name else None,
+        "keys": table.keys,
+        "runs": entries,
+    }
+
+
+def _param(value: Any) -> Any:
+    """A spec value for parallel coordinates: a number as it is, anything else as its text."""
+    if is_number(value):
+        return _finite(value)
+    return value_text(value)
+
+
+# ------------------------------------------------------------------------------------ a run
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
+def history_payload(view: RunView) -> dict[str, Any]:
+    """history.csv as columns and rows of numbers (an empty cell is null)."""
+    rows = view.history
+    columns = list(rows[0]) if rows else []
+    return {
+        "columns": columns,
+        "rows": [[_finite(row.get(c, math.nan)) for c in columns] for row in rows],
+        "bookkeeping": [c for c in columns if c in layout.HISTORY_BOOKKEEPING],
+    }
+
+
+def _pairs(data: dict[str, Any] | None) -> list[list[str]]:
+    """A mapping as [dotted key, value as text] pairs (YAML-like values: null, true, [64, 64])."""
+    return [[key, value_text(value)] for key, value in flatten(data or {}).items()]
+
+
+def run_state(view: RunView) -> dict[str, Any]:
+    """What the run page polls: the run's state and history (cheap: two files)."""
+    status = view.status
+    return {
+        "id": view.id,
+        "state": view.state,
+        "error": status.get("error"),
+        "history": history_payload(view),
+    }
+
+
+def run_detail(path: Path) -> dict[str, Any]:
+    """A run's page: name, state, status, test metrics, spec, environment, data, history."""
+    view = RunView(path)
+    metrics = scalar_metrics(view.metrics or {})
+    status = view.status
+    out = run_state(view)
+    out.update(
+        {
+            "name": view.name,
+            "kind": view.kind,
+            "status": _pairs({k: v for k, v in status.items() if k not in ("training",)}),
+            "metrics": [
+                [name, _finite(value), catalogue.direction(name)] for name, value in metrics.items()
+            ],
+            "training": _pairs(view.training),
+            "spec": _pairs(view.spec),
+            "environment": _pairs(view.environment),
+            "data": _pairs(view.data),
+            "has_predictions": view.exists(layout.PREDICTIONS),
+            "plots": [path.name for path in run_plots(view)],
+            "points": biasvar_points(view) if view.is_biasvar else [],
+            "warnings": view.warnings[:MAX_WARNINGS],
+        }
+    )
+    return out
+
+
+def biasvar_points(view: RunView) -> list[dict[str, Any]]:
+    """A bias/variance experiment's points: where each is (the scanned value, the training
+    size), the decomposition's numbers of `expctl biasvar`'s summary, and the verdict."""
+    out = []
+    for point in view.points:
+        scan = point.get("scan_value")
+        out.append(
+            {
+                "scan_key": point.get("scan_key"),
+                "scan_value": value_text(scan) if "scan_value" in point else None,
+                "x": _finite(scan) if is_number(scan) else None,
+                "train_size": _finite(point.get("train_size")),
+                "values": {k: _finite(point[k]) for k in SUMMARY_KEYS if is_number(point.get(k))},
+                "verdict": str(point.get("verdict", "")),
+            }
+        )
+    return out
+
+
+def run_plots(view: RunView) -> list[Path]:
+    """The PNG figures the run saved in its plots/ folder (regular files only: no links)."""
+    return [p for p in view.plots if p.suffix == ".png" and not p.is_symlink()]
+
+
+def run_plot(view: RunView, name: str) -> bytes | None:
+    """The bytes of one of `run_plots` by its file name; None for any other name."""
+    for path in run_plots(view):
+        if path.name == name:
+            return path.read_bytes()
+    return None
+
+
+# --------------------------------------------------------------------------------- overlays
+
+
+def _thin(values: Any, keep: Any) -> list[Any]:
+    return [_finite(float(v)) for v in values[keep]]
+
+
+def roc_overlay(paths: Sequence[Path]) -> dict[str, Any]:
+    """The ROC curves of binary runs for the browser's overlay (compare's overlay: other runs are
+    left out with a warning), each thinned to at most MAX_CURVE_POINTS points."""
+    import numpy as np
+
+    from expctl.views.roc import roc_curves
+
+    warnings: list[str] = []
+    curves = roc_curves([(p, p.name) for p in paths], warn=warnings.append)
+    out = []
+    for curve in curves:
+        n = len(curve.fpr)
+        keep = np.unique(np.linspace(0, n - 1, min(n, MAX_CURVE_POINTS)).round().astype(int))
+        out.append(
+            {
+                "run": curve.run.name,
+                "label": curve.label,
+                "auc": _finite(float(curve.auc)),
+                "fpr": _thin(curve.fpr, keep),
+                "tpr": _thin(curve.tpr, keep),
+            }
+        )
+    return {"curves": out, "warnings": warnings}
+
+
+def histories(paths: Sequence[Path]) -> dict[str, Any]:
+    """The history.csv of each run, for the overlay of learning curves."""
+    out = []
+    for path in paths:
+        view = RunView(path)
+        out.append({"run": view.id, "state": view.state, "history": history_payload(view)})
+    return {"runs": out}
+
+
+#: Bins of the score distributions.
+SCORE_BINS = 40
+
+
+def score_distributions(paths: Sequence[Path]) -> dict[str, Any]:
+    """Each binary run's test scores as two normalised histograms (signal, background; event
+    weights applied), on shared bins: [0, 1] for probabilities, else the scores' range. Runs
+    without predictions, or not binary, are left out with a warning."""
+    import numpy as np
+
+    from expctl.errors import BadInputError
+
+    warnings: list[str] = []
+    found = []
+    for path in paths:
+        try:
+            pred = RunView(path).predictions()
+        except BadInputError as exc:
+            warnings.append(f"{exc.message}; left out of the score distributions")
+            continue
+        if pred.task != "binary":
+            warnings.append(f"{path.name}: a {pred.task} run; score distributions take binary runs")
+            continue
+        found.append((path.name, pred))
+    if not found:
+        return {"runs": [], "edges": [], "warnings": warnings}
+    scores = np.concatenate([np.asarray(p.y_score, dtype=float) for _, p in found])
+    scores = scores[np.isfinite(scores)]
+    if scores.size and (scores.min() < 0 or scores.max() > 1):
+        low, high = float(scores.min()), float(scores.max())
+        high = high if high > low else low + 1.0
+    else:
+        low, high = 0.0, 1.0
+    edges = np.linspace(low, high, SCORE_BINS + 1)
+    out = []
+    for run_id, pred in found:
+        y = np.asarray(pred.y_true).astype(int)
+        score = np.asarray(pred.y_score, dtype=float)
+        weight = None if pred.weight is None else np.asarray(pred.weight, dtype=float)
+        entry: dict[str, Any] = {"run": run_id}
+        for name, label in (("signal", 1), ("background", 0)):
+            mask = y == label
+            w = None if weight is None else weight[mask]
+            if not mask.any():
+                entry[name] = None
+                continue
+            counts, _ = np.histogram(score[mask], bins=edges, weights=w, density=True)
+            entry[name] = [_finite(float(c)) for c in counts]
+        out.append(entry)
+    return {"runs": out, "edges": [float(e) for e in edges], "warnings": warnings}
+
+
+def roc_figure_bytes(paths: Sequence[Path], *, hep: bool, fmt: str) -> bytes:
+    """The figure `expctl roc RUN... [--hep] --out F.<fmt>` saves, as bytes (nothing is written).
+
+    The same curves (`roc_curves` with the CLI's labels and bootstrap) through the same
+    `expctl.plots` functions as `expctl.views.roc.roc`/`save_roc_figure`.
+    """
+    from expctl.plots import rejection_ratio_figure, roc_figure
+    from expctl.views.roc import roc_curves
+
+    several = len(paths) > 1
+    sources = [(p, p.name if several else "") for p in paths]
+    curves = roc_curves(sources, bootstrap=EXPORT_BOOTSTRAP)
+    for curve in curves:
+        curve.label = curve.label or curve.run.name
+    drawn = [c.drawn() for c in curves]
+    figure = rejection_ratio_figure(drawn) if hep else roc_figure(drawn)
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format=fmt)
+    return buffer.getvalue()
+
+
+__all__ = [
+    "EXPORT_BOOTSTRAP",
+    "FIGURE_FORMATS",
+    "MAX_CURVE_POINTS",
+    "MAX_WARNINGS",
+    "SCORE_BINS",
+    "RunsSource",
+    "biasvar_points",
+    "histories",
+    "history_payload",
+    "roc_figure_bytes",
+    "roc_overlay",
+    "run_detail",
+    "run_plot",
+    "run_plots",
+    "run_state",
+    "runs_table",
+    "score_distributions",
+    "study",
+]
