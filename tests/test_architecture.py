@@ -140,6 +140,9 @@ RUN_FILES = (
     "model.keras",
     "environment.json",
     "report.html",
+    "sweep.csv",
+    "best.yaml",
+    "sweep.yaml",
 )
 #: A name counts as a whole word: "metrics.json" and "runs/x/metrics.json.tmp" do, not
 #: "base_spec.yaml".

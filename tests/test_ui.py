@@ -426,7 +426,7 @@ def test_paths_outside_dir_are_refused(
 
 
 def test_static_files_are_a_fixed_list(client: TestClient) -> None:
-    for name in ("app.css", "common.js", "runs.js", "run.js"):
+    for name in ("app.css", "common.js", "runs.js", "run.js", "sweep.js"):
         assert client.get(f"/static/{name}").status_code == 200
     plotly = client.get("/static/plotly.min.js")
     assert plotly.status_code == 200 and b"plotly" in plotly.content[:2000].lower()
@@ -435,9 +435,10 @@ def test_static_files_are_a_fixed_list(client: TestClient) -> None:
 
 
 def test_nothing_writes(client: TestClient, outputs: Path) -> None:
+    make_sweep(outputs)
     before = tree_digest(outputs)
     routes = [route.path for route in client.app.app.routes]  # Guard -> Starlette
-    assert len(routes) == 13 and "/api/study" in routes
+    assert len(routes) == 15 and "/api/study" in routes and "/api/sweep" in routes
     for route in routes:
         for method in ("POST", "PUT", "PATCH", "DELETE"):
             answer = client.request(method, route, params={"id": BEST_BY_REJECTION})
@@ -446,6 +447,7 @@ def test_nothing_writes(client: TestClient, outputs: Path) -> None:
     for route in routes:
         client.get(route, params={"id": BEST_BY_REJECTION, "run": BEST_BY_REJECTION})
     client.get("/api/roc/figure", params={"run": BEST_BY_REJECTION, "hep": "1"})
+    assert client.get("/api/sweep", params={"folder": "study"}).status_code == 200
     assert tree_digest(outputs) == before
 
 
@@ -862,7 +864,7 @@ def test_folders_of_runs_below_dir_are_served(
     (outputs / "linked").symlink_to(outputs / "study")
     elsewhere = make_run(tmp_path / "elsewhere" / "runs", "20260101-000000-base-aaaaaa").parent
     (outputs / "outside").symlink_to(elsewhere)
-    assert client.get("/api/folders").json() == {"folders": ["study/trials"]}
+    assert client.get("/api/folders").json() == {"folders": ["study/trials"], "sweeps": []}
     table = client.get("/api/runs", params={"folder": "study/trials", "sort": "rejection_at_50"})
     assert [r["ids"][0] for r in table.json()["rows"]] == [
         "20260201-000000-t0001-000002",
@@ -929,3 +931,101 @@ def test_study_gives_each_runs_metric_and_keys_in_start_order(client: TestClient
     bad = client.get("/api/study", params={"metric": "nope"})
     assert bad.status_code == 400 and bad.json()["option"] == "metric"
     assert "rejection_at_50" in bad.json()["error"]
+
+
+# ------------------------------------------------------------------------------------ a sweep
+
+SWEEP_CSV_TEXT = (
+    "trial,state,value,duration_s,run,host,model.dropout,model.hidden\n"
+    "0,COMPLETE,0.8,12.5,20260201-000000-t0000-000001,node1,0.1,[32]\n"
+    "1,COMPLETE,0.9,13.0,20260201-000000-t0001-000002,node2,0.4,[64]\n"
+    "2,FAIL,,1.0,,node1,0.5,<script>window.__xss=3</script>\n"
+    "3,RUNNING,,,,node2,0.2,[16]\n"
+)
+
+
+def make_sweep(outputs: Path) -> Path:
+    """A sweep directory as `expctl sweep` leaves it: sweep.yaml, sweep.csv, best.yaml, trials/
+    (two trial runs of make_study), names from `expctl.runs.layout`."""
+    trials = make_study(outputs)
+    sweep = trials.parent
+    spec = _merge(BASE_SPEC, {"model": {"dropout": 0.4}})
+    record = {**spec, "sweep": {"method": "random", "metric": "val_auc", "direction": "auto"}}
+    (sweep / layout.SWEEP_YAML).write_text(yaml.safe_dump(record, sort_keys=False))
+    (sweep / layout.SWEEP_CSV).write_text(SWEEP_CSV_TEXT)
+    best = "# best trial 1 of sweep study: val_auc 0.9\n# runs: 20260201-000000-t0001-000002\n"
+    (sweep / layout.BEST_YAML).write_text(best + yaml.safe_dump(spec, sort_keys=False))
+    return sweep
+
+
+def test_sweep_csv_columns_are_the_sweeps() -> None:
+    pytest.importorskip("optuna")
+    from expctl.sweep.outputs import FIXED_COLUMNS
+
+    assert payloads.SWEEP_FIXED_COLUMNS == FIXED_COLUMNS
+
+
+def test_a_sweep_shows_its_trials_best_spec_and_direction(
+    client: TestClient, outputs: Path
+) -> None:
+    make_sweep(outputs)
+    folders = client.get("/api/folders").json()
+    assert folders == {"folders": ["study/trials"], "sweeps": ["study"]}
+    data = client.get("/api/sweep", params={"folder": "study"}).json()
+    assert data["name"] == "study" and data["method"] == "random"
+    assert data["metric"] == "val_auc" and data["better"] == "higher"  # auto: the catalogue's
+    assert data["keys"] == ["model.dropout", "model.hidden"]
+    assert [t["state"] for t in data["trials"]] == ["COMPLETE", "COMPLETE", "FAIL", "RUNNING"]
+    assert [t["value"] for t in data["trials"]] == [0.8, 0.9, None, None]
+    assert data["trials"][1]["runs"] == ["20260201-000000-t0001-000002"]
+    assert data["trials"][1]["host"] == "node2" and data["trials"][3]["runs"] == []
+    assert data["trials"][2]["params"] == ["0.5", "<script>window.__xss=3</script>"]
+    assert data["trials_folder"] == "study/trials"
+    assert data["best"]["comments"][0] == "best trial 1 of sweep study: val_auc 0.9"
+    assert ["model.dropout", "0.4"] in data["best"]["spec"]
+    assert data["warnings"] == []
+    # the trial run the table links to is served
+    run = {"folder": data["trials_folder"], "id": data["trials"][1]["runs"][0]}
+    assert client.get("/api/run", params=run).json()["name"] == "t0001"
+    assert client.get("/sweep", params={"folder": "study"}).status_code == 200
+
+
+def test_a_sweeps_direction_and_missing_files(client: TestClient, outputs: Path) -> None:
+    sweep = make_sweep(outputs)
+    record = {"sweep": {"metric": "val_auc", "direction": "minimize"}}
+    (sweep / layout.SWEEP_YAML).write_text(yaml.safe_dump(record))
+    (sweep / layout.BEST_YAML).unlink()
+    (sweep / layout.SWEEP_CSV).unlink()
+    data = client.get("/api/sweep", params={"folder": "study"}).json()
+    assert data["better"] == "lower" and data["best"] is None and data["trials"] == []
+    assert len(data["warnings"]) == 1 and "sweep.csv: missing" in data["warnings"][0]
+
+
+@pytest.mark.parametrize(
+    "folder, status", [("", 404), ("study/trials", 404), ("..", 400), ("nope", 404)]
+)
+def test_only_sweep_folders_have_a_sweep_page(
+    client: TestClient, outputs: Path, folder: str, status: int
+) -> None:
+    make_sweep(outputs)
+    assert client.get("/api/sweep", params={"folder": folder}).status_code == status
+
+
+def test_a_sweep_file_linking_out_of_dir_is_refused(
+    client: TestClient, outputs: Path, tmp_path: Path
+) -> None:
+    sweep = make_sweep(outputs)
+    secret = tmp_path / "secret.csv"
+    secret.write_text("trial,state\n0,COMPLETE\n")
+    (sweep / layout.SWEEP_CSV).unlink()
+    (sweep / layout.SWEEP_CSV).symlink_to(secret)
+    answer = client.get("/api/sweep", params={"folder": "study"})
+    assert answer.status_code == 403 and "sweep.csv" in answer.json()["error"]
+
+
+def test_dir_itself_can_be_a_sweep(tmp_path: Path) -> None:
+    sweep = make_sweep(make_outputs(tmp_path / "outputs"))
+    client = TestClient(create_app(sweep), base_url="http://127.0.0.1:8765")
+    assert client.get("/api/folders").json() == {"folders": ["trials"], "sweeps": [""]}
+    data = client.get("/api/sweep").json()
+    assert data["trials_folder"] == "trials" and len(data["trials"]) == 4

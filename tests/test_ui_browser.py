@@ -42,6 +42,7 @@ from test_ui import (  # noqa: E402
     make_outputs,
     make_run,
     make_study,
+    make_sweep,
 )
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -439,3 +440,39 @@ def test_the_study_panel_draws_history_and_slices(page: tuple[Page, Watch], serv
     page_.wait_for_selector("#slice-chart[data-key]")
     assert page_.get_attribute("#slice-chart", "data-key") == f"model.{IMG_KEY}"
     assert page_.locator("#slice-chart img, #slice-chart b").count() == 0
+
+
+def test_a_sweep_page_shows_trials_history_and_best_spec(
+    page: tuple[Page, Watch], server: str, outputs: Path
+) -> None:
+    sweep = make_sweep(outputs)
+    try:
+        page_, _ = page
+        open_runs(page_, server, 6)
+        page_.click("#folders a[data-sweep='study']", timeout=20_000)
+        page_.wait_for_selector("#history-chart[data-trials='2']", timeout=20_000)
+        assert page_.url.endswith("/sweep?folder=study")
+        assert page_.inner_text("#sweep-name") == "study"
+        cells = page_.eval_on_selector_all(
+            "#trials tbody tr", "rows => rows.map(r => [...r.cells].map(c => c.textContent))"
+        )
+        assert [c[:3] for c in cells] == [
+            ["0", "COMPLETE", "0.800000"],
+            ["1", "COMPLETE", "0.900000"],
+            ["2", "FAIL", ""],
+            ["3", "RUNNING", ""],
+        ]
+        assert cells[2][-1] == "<script>window.__xss=3</script>"  # text, not markup
+        assert page_.evaluate("window.__xss") is None
+        assert page_.get_attribute("#trials tr.selected", "data-trial") == "1"  # the best
+        best = page_.eval_on_selector_all("#best td", "cells => cells.map(c => c.textContent)")
+        assert "model.dropout" in best and "0.4" in best
+        assert "best trial 1 of sweep study" in page_.inner_text("#best-notes")
+        assert "higher is better" in (page_.text_content("#history-chart .ytitle") or "")
+        # trial points and the best-so-far line
+        assert page_.locator("#history-chart .scatterlayer .trace").count() == 2
+        page_.click("#trials tr[data-trial='1'] a")
+        page_.wait_for_selector("#curve-0[data-points='5']", timeout=20_000)
+        assert page_.inner_text("#run-id") == "study/trials/20260201-000000-t0001-000002"
+    finally:
+        shutil.rmtree(sweep, ignore_errors=True)

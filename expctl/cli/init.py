@@ -9,12 +9,7 @@ from pathlib import Path
 import click
 
 #: Template name -> file under expctl/templates/ (each is tested to validate).
-TEMPLATES = {
-    "mlp": "mlp.yaml",
-    "cnn": "cnn.yaml",
-    "multitask": "multitask.yaml",
-    "sweep": "sweep.yaml",
-}
+TEMPLATES = {name: f"{name}.yaml" for name in ("mlp", "cnn", "multitask", "sweep")}
 
 
 def render(template: str, path: Path) -> str:

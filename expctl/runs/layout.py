@@ -17,7 +17,9 @@ This module is the only place these names are spelled; everything else in expctl
     plots/             figures; tensorboard/ event files; checkpoints/ (expctl.runs.checkpoint)
 
 A bias/variance experiment directory (`expctl biasvar`) has status.json (`"kind": "biasvar"`),
-spec.yaml, decomposition.json/.csv, members.csv and its member runs under members/.
+spec.yaml, decomposition.json/.csv, members.csv and its member runs under members/. A sweep
+directory (`expctl sweep`) has sweep.yaml, sweep.csv (one row per trial), best.yaml (the best
+trial's spec), plots/ and its trial runs under trials/ (written by `expctl.sweep.outputs`).
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ DECOMPOSITION = "decomposition.json"
 DECOMPOSITION_CSV = "decomposition.csv"
 MEMBERS_CSV = "members.csv"
 MEMBERS = "members"
+
+# sweep directories (their trial runs, under trials/, are run directories)
+SWEEP_YAML = "sweep.yaml"
+SWEEP_CSV = "sweep.csv"
+BEST_YAML = "best.yaml"
+SWEEP_TRIALS = "trials"
 
 #: history.csv columns that are not training logs
 HISTORY_BOOKKEEPING = ("epoch", "learning_rate", "epoch_time_s")
@@ -105,6 +113,7 @@ def write_predictions(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
 
 
 __all__ = [
+    "BEST_YAML",
     "CHECKPOINTS",
     "DATA",
     "DECOMPOSITION",
@@ -122,6 +131,9 @@ __all__ = [
     "REPORT",
     "SPEC",
     "STATUS",
+    "SWEEP_CSV",
+    "SWEEP_TRIALS",
+    "SWEEP_YAML",
     "TENSORBOARD",
     "TRACEBACK",
     "history_text",

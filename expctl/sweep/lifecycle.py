@@ -18,8 +18,9 @@ import optuna
 
 from expctl.errors import BadInputError, ExpctlError, RunFailedError
 from expctl.masking import mask
+from expctl.runs.layout import BEST_YAML, PLOTS, SWEEP_CSV, SWEEP_YAML
 from expctl.spec.sweep import LoadedSweep, load_sweep_spec
-from expctl.sweep.outputs import BEST_YAML, PLOTS_DIR, SWEEP_CSV, SWEEP_YAML, sweep_yaml
+from expctl.sweep.outputs import sweep_yaml
 from expctl.sweep.space import Space, check_space
 from expctl.sweep.storage import StorageInfo
 from expctl.sweep.workers import SweepPlan
@@ -265,7 +266,7 @@ def _with_summary(result: SweepResult) -> SweepResult:
         )
         lines += [f"  {k} = {v}" for k, v in best.params.items()]
         lines.append(f"best spec: {result.best_spec}")
-    lines.append(f"table: {result.table}; plots: {result.sweep_dir / PLOTS_DIR}")
+    lines.append(f"table: {result.table}; plots: {result.sweep_dir / PLOTS}")
     return replace(result, lines=lines)
 
 

@@ -18,17 +18,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from expctl.masking import mask, mask_data
 from expctl.runs import atomic_save, atomic_write_text
+from expctl.runs.layout import BEST_YAML, PLOTS, SWEEP_CSV
 from expctl.spec.sweep import LoadedSweep
 from expctl.spec.yamlio import dump_yaml
 from expctl.sweep.space import Space, apply, trial_spec
 
 FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run", "host")
 
-# a sweep directory's own files (its trial runs, under trials/, are run directories; see SweepPlan)
-SWEEP_CSV = "sweep.csv"
-BEST_YAML = "best.yaml"
-SWEEP_YAML = "sweep.yaml"
-PLOTS_DIR = "plots"
+# a sweep directory's own files are named in expctl.runs.layout (its trial runs, under trials/,
+# are run directories; see SweepPlan); re-exported here for the sweep's modules
 
 
 def _duration(trial: FrozenTrial) -> float | None:
@@ -178,7 +176,7 @@ def write_outputs(
     best = best_trial(study)
     if best is not None:
         atomic_write_text(sweep_dir / BEST_YAML, best_yaml(lsweep, space, best, sweep_dir.name))
-    plots = write_plots(sweep_dir / PLOTS_DIR, study, space, lsweep, title=sweep_dir.name)
+    plots = write_plots(sweep_dir / PLOTS, study, space, lsweep, title=sweep_dir.name)
     counts: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] = counts.get(row["state"], 0) + 1

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from expctl.runs.layout import SWEEP_TRIALS
+
 Echo = Callable[[str], None]
 
 
@@ -35,7 +37,7 @@ class SweepPlan:
 
     @property
     def trials_dir(self) -> Path:
-        return self.sweep_dir / "trials"
+        return self.sweep_dir / SWEEP_TRIALS
 
 
 def cpu_count() -> int:

@@ -2,10 +2,12 @@
 
     /                     the runs page (static/index.html)
     /run?id=RUN           a run's page (static/run.html)
+    /sweep?folder=S       a sweep's page (static/sweep.html)
     /static/NAME          the pages' scripts and style; plotly.min.js from the plotly package
     /api/runs             the runs table (compare's), ?filter=...&sort=...&group=0&all=1
     /api/study            each run's metric and differing keys, in start order, ?metric=auc
-    /api/folders          the folders below DIR that hold runs (a sweep's trials)
+    /api/folders          the folders below DIR that hold runs (a sweep's trials), and the sweeps
+    /api/sweep            a sweep directory's trials (sweep.csv) and best spec, ?folder=S
     /api/run              a run: spec, environment, metrics, history, points, figures, ?id=RUN
     /api/run/state        its state and history (what a live page polls)
     /api/run/plot         one of the figures in its plots/, ?name=roc.png
@@ -39,6 +41,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from expctl.errors import BadInputError
+from expctl.runs import layout
 from expctl.runs.atomic import to_json
 from expctl.runs.view import RunView
 from expctl.ui import payloads, safety
@@ -62,8 +65,9 @@ STATIC = {
     "common.js": "text/javascript; charset=utf-8",
     "runs.js": "text/javascript; charset=utf-8",
     "run.js": "text/javascript; charset=utf-8",
+    "sweep.js": "text/javascript; charset=utf-8",
 }
-PAGES = {"/": "index.html", "/run": "run.html"}
+PAGES = {"/": "index.html", "/run": "run.html", "/sweep": "sweep.html"}
 
 SECURITY_HEADERS = {
     # plotly.js adds <style> elements and style attributes, hence 'unsafe-inline' for styles only
@@ -205,7 +209,32 @@ def create_app(
         return _json(data, request)
 
     def api_folders(request: Request) -> Response:
-        return _json({"folders": safety.run_folders(root)}, request)
+        folders = safety.run_folders(root)
+        # a sweep directory holds its trial runs in trials/: DIR itself, or a folder below it
+        sweeps = [
+            folder.rpartition("/")[0]
+            for folder in folders
+            if folder.rpartition("/")[2] == layout.SWEEP_TRIALS
+            and payloads.is_sweep(safety.folder_path(root, folder.rpartition("/")[0]))
+        ]
+        return _json({"folders": folders, "sweeps": sweeps}, request)
+
+    def api_sweep(request: Request) -> Response:
+        folder = request.query_params.get("folder") or ""
+        path = safety.folder_path(root, folder)
+        if not payloads.is_sweep(path):
+            raise safety.Refused(
+                f"no sweep in {folder or 'DIR'!r} (no {layout.SWEEP_YAML} or {layout.SWEEP_CSV})"
+            )
+        outside = safety.links_out(root, path)
+        if outside:
+            raise safety.Refused(f"{outside[0]} is a symbolic link out of DIR", 403)
+        data = payloads.sweep_detail(path)
+        trials = "/".join(p for p in (folder, layout.SWEEP_TRIALS) if p)
+        fits = len(trials.split("/")) <= safety.MAX_FOLDER_DEPTH
+        data["folder"] = folder
+        data["trials_folder"] = trials if data.pop("has_trials") and fits else None
+        return _json(data, request)
 
     def api_histories(request: Request) -> Response:
         return _json(payloads.histories(run_paths(request)), request)
@@ -241,6 +270,7 @@ def create_app(
         Route("/api/histories", api_histories, methods=["GET"]),
         Route("/api/folders", api_folders, methods=["GET"]),
         Route("/api/study", api_study, methods=["GET"]),
+        Route("/api/sweep", api_sweep, methods=["GET"]),
         Route("/api/scores", api_scores, methods=["GET"]),
     ]
 

@@ -9,6 +9,7 @@ exported figure is drawn by the same `expctl.plots` functions as `expctl roc`.
 
 from __future__ import annotations
 
+import csv
 import io
 import math
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 from expctl.evaluation import catalogue
 from expctl.runs import layout
+from expctl.runs.specfile import read_spec_file
 from expctl.runs.store import FINAL_STATUSES
 from expctl.runs.view import RunView, find_runs
 from expctl.ui.safety import links_out
@@ -46,6 +48,10 @@ MAX_CURVE_POINTS = 2000
 MAX_WARNINGS = 50
 #: Figure formats of the export link, with their media types.
 FIGURE_FORMATS = {"png": "image/png", "pdf": "application/pdf"}
+#: Largest sweep.csv read (a row per trial: a million trials would not reach it).
+MAX_SWEEP_CSV_BYTES = 50_000_000
+#: sweep.csv's own columns (`expctl.sweep.outputs.FIXED_COLUMNS`); the others are the parameters.
+SWEEP_FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run", "host")
 #: Resamples of the exported figure's AUC interval: `expctl roc`'s default, so the figures match.
 EXPORT_BOOTSTRAP = 200
 
@@ -428,16 +434,105 @@ def roc_figure_bytes(paths: Sequence[Path], *, hep: bool, fmt: str) -> bytes:
     return buffer.getvalue()
 
 
+# ---------------------------------------------------------------------------------- a sweep
+
+
+def _number(text: str | None) -> float | None:
+    try:
+        value = float(text) if text else None
+    except ValueError:
+        return None
+    return _finite(value)
+
+
+def sweep_detail(path: Path) -> dict[str, Any]:
+    """A sweep directory's page: its trials (sweep.csv: state, value, duration, runs, host and
+    the parameters, as written), the metric and the direction it was optimised in (sweep.yaml;
+    `auto` is the catalogue's), and the best trial's spec (best.yaml: its comment lines, then
+    the spec as [dotted key, value] pairs). A missing or unreadable file is a warning."""
+    warnings: list[str] = []
+    metric: str | None = None
+    direction: str | None = None
+    method: str | None = None
+    try:
+        recorded = read_spec_file(path / layout.SWEEP_YAML).get("sweep") or {}
+        metric = str(recorded.get("metric")) if recorded.get("metric") else None
+        method = str(recorded.get("method")) if recorded.get("method") else None
+        wanted = recorded.get("direction", "auto")
+        if wanted in ("maximize", "minimize"):
+            direction = "higher" if wanted == "maximize" else "lower"
+        elif metric is not None:
+            direction = catalogue.direction(metric)
+    except (ValueError, AttributeError) as exc:
+        warnings.append(str(exc))
+    keys: list[str] = []
+    trials: list[dict[str, Any]] = []
+    csv_path = path / layout.SWEEP_CSV
+    try:
+        size = csv_path.stat().st_size
+        if size > MAX_SWEEP_CSV_BYTES:
+            raise ValueError(f"{csv_path}: {size:,} bytes; too large to show")
+        with open(csv_path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            keys = [c for c in reader.fieldnames or [] if c not in SWEEP_FIXED_COLUMNS]
+            for row in reader:
+                trials.append(
+                    {
+                        "trial": row.get("trial") or "",
+                        "state": row.get("state") or "",
+                        "value": _number(row.get("value")),
+                        "duration_s": _number(row.get("duration_s")),
+                        "runs": [r for r in (row.get("run") or "").split(";") if r],
+                        "host": row.get("host") or "",
+                        "params": [row.get(key) or "" for key in keys],
+                    }
+                )
+    except FileNotFoundError:
+        warnings.append(f"{csv_path}: missing (written when the sweep's workers finish)")
+    except (OSError, ValueError, UnicodeDecodeError, csv.Error) as exc:
+        warnings.append(f"{csv_path}: unreadable: {exc}")
+    best: dict[str, Any] | None = None
+    best_path = path / layout.BEST_YAML
+    if best_path.exists():
+        try:
+            spec = read_spec_file(best_path)
+            with open(best_path, encoding="utf-8") as fh:
+                comments = [line[1:].strip() for line in fh if line.startswith("#")]
+            best = {"comments": comments, "spec": _pairs(spec)}
+        except (OSError, ValueError, UnicodeDecodeError) as exc:
+            warnings.append(str(exc))
+    trials_dir = path / layout.SWEEP_TRIALS
+    return {
+        "name": path.name,
+        "metric": metric,
+        "better": direction,
+        "method": method,
+        "keys": keys,
+        "trials": trials,
+        "best": best,
+        "has_trials": trials_dir.is_dir() and not trials_dir.is_symlink(),
+        "warnings": warnings[:MAX_WARNINGS],
+    }
+
+
+def is_sweep(path: Path) -> bool:
+    """Whether `path` is a sweep directory (sweep.yaml or sweep.csv in it)."""
+    return (path / layout.SWEEP_YAML).is_file() or (path / layout.SWEEP_CSV).is_file()
+
+
 __all__ = [
     "EXPORT_BOOTSTRAP",
     "FIGURE_FORMATS",
     "MAX_CURVE_POINTS",
+    "MAX_SWEEP_CSV_BYTES",
     "MAX_WARNINGS",
     "SCORE_BINS",
+    "SWEEP_FIXED_COLUMNS",
     "RunsSource",
     "biasvar_points",
     "histories",
     "history_payload",
+    "is_sweep",
     "roc_figure_bytes",
     "roc_overlay",
     "run_detail",
@@ -447,4 +542,5 @@ __all__ = [
     "runs_table",
     "score_distributions",
     "study",
+    "sweep_detail",
 ]

@@ -227,7 +227,13 @@
       link.dataset.folder = folder;
       return link;
     });
-    nav.replaceChildren(el("span", "folders:", "muted"), ...links);
+    const sweeps = (data.sweeps || []).map((folder) => {
+      const link = el("a", "sweep " + (folder || "DIR"), "sweep-link");
+      link.href = "/sweep?" + new URLSearchParams({ folder: folder }).toString();
+      link.dataset.sweep = folder;
+      return link;
+    });
+    nav.replaceChildren(el("span", "folders:", "muted"), ...links, ...sweeps);
     nav.hidden = data.folders.length === 0 && !state.folder;
   }
 
