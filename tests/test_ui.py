@@ -364,6 +364,46 @@ def test_long_curves_are_thinned_for_the_browser(tmp_path: Path) -> None:
     assert all(a <= b for a, b in zip(curve["fpr"], curve["fpr"][1:], strict=False))
 
 
+@pytest.mark.parametrize("reference", [None, 1])
+def test_rejection_ratios_equal_the_cli_ratio_panel(
+    client: TestClient, outputs: Path, reference: int | None
+) -> None:
+    from expctl.plots import rejection_ratio_figure
+    from expctl.views.roc import roc_curves
+
+    ids = [BEST_BY_REJECTION, "20260101-000000-base-aaaaaa"]
+    params = [("run", i) for i in ids]
+    if reference is not None:
+        params.append(("reference", ids[reference]))
+    ratio = client.get("/api/roc", params=params).json()["ratio"]
+    ref = reference or 0
+    other = 1 - ref
+    assert ratio["reference"] == ids[ref]
+    assert [c["run"] for c in ratio["curves"]] == [ids[other]]  # the reference has no line
+    # the panel `expctl roc A B --hep` draws: its line at 1, then the other run's ratio
+    curves = roc_curves([(outputs / i, i) for i in ids])
+    figure = rejection_ratio_figure([c.drawn() for c in curves], reference=ref)
+    _, line = figure.axes[1].get_lines()
+    expected = np.asarray(line.get_ydata(), dtype=float)
+    got = np.array([np.nan if r is None else r for r in ratio["curves"][0]["ratio"]])
+    np.testing.assert_array_equal(np.asarray(line.get_xdata()), ratio["efficiency"])
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(expected))
+    assert np.isfinite(got).sum() > 500  # most of the grid is covered
+    np.testing.assert_array_equal(got[np.isfinite(got)], expected[np.isfinite(expected)])
+    # the wider separation rejects more: its ratio to the other is above 1 at eps_S = 0.5
+    at_half = got[len(got) // 2]
+    assert (at_half > 1) if ref == 1 else (at_half < 1)
+
+
+def test_ratio_reference_must_be_a_run_of_the_overlay(client: TestClient) -> None:
+    params = [("run", BEST_BY_REJECTION), ("reference", "20260101-000000-base-aaaaaa")]
+    answer = client.get("/api/roc", params=params)
+    assert answer.status_code == 400 and answer.json()["option"] == "reference"
+    assert BEST_BY_REJECTION in answer.json()["error"]
+    alone = client.get("/api/roc", params={"run": BEST_BY_REJECTION}).json()["ratio"]
+    assert alone["reference"] == BEST_BY_REJECTION and alone["curves"] == []
+
+
 @pytest.mark.parametrize("hep", [False, True])
 def test_exported_png_equals_the_figure_expctl_roc_saves(
     client: TestClient, outputs: Path, tmp_path: Path, hep: bool

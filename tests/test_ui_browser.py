@@ -195,7 +195,7 @@ def test_selecting_two_runs_draws_the_roc_overlay(page: tuple[Page, Watch], serv
     page_.wait_for_selector("#rejection-chart[data-curves='2']")
     # two curves and the chance line in the ROC; two curves on a log axis in the rejection
     assert page_.locator("#roc-chart .scatterlayer .trace").count() == 3
-    assert page_.locator("#rejection-chart .scatterlayer .trace").count() == 2
+    assert page_.locator("#rejection-chart .subplot.xy .scatterlayer .trace").count() == 2
     legend = page_.text_content("#roc-chart .legend") or ""
     assert BEST_BY_REJECTION in legend and "AUC" in legend
     page_.wait_for_selector("#curves-chart[data-runs='2']")
@@ -209,6 +209,48 @@ def test_selecting_two_runs_draws_the_roc_overlay(page: tuple[Page, Watch], serv
     saved = Path(download.value.path())
     assert saved.read_bytes().startswith(b"\x89PNG")
     assert download.value.suggested_filename == "roc_overlay.png"
+
+
+def test_the_rejection_overlay_has_a_ratio_panel_to_a_reference_run(
+    page: tuple[Page, Watch], server: str
+) -> None:
+    page_, _ = page
+    open_runs(page_, server, 6)
+    base = "20260101-000000-base-aaaaaa"
+    for run_id in (BEST_BY_REJECTION, base):
+        page_.check(f"#runs tr[data-ids='{run_id}'] input[type=checkbox]")
+    chart = "#rejection-chart"
+    page_.wait_for_selector(f"{chart}[data-ratios='1'][data-reference='{BEST_BY_REJECTION}']")
+    # the panel below the rejection curves: one ratio line (the other run's), the reference's
+    # ratio is the line at 1; SVG only (no WebGL canvas)
+    assert page_.locator(f"{chart} .subplot.xy2 .scatterlayer .trace").count() == 1
+    assert page_.locator(f"{chart} .subplot.xy .scatterlayer .trace").count() == 2
+    assert page_.locator(f"{chart} canvas").count() == 0
+    drawn = page_.evaluate(
+        """(id) => { const gd = document.getElementById(id);
+        const panel = gd.data.filter((t) => t.yaxis === "y2");
+        return { types: gd.data.map((t) => t.type), n: panel.length,
+                 name: panel[0].hovertemplate, one: gd.layout.shapes.map((s) => [s.yref, s.y0, s.y1]),
+                 title: gd.layout.yaxis2.title.text, half: panel[0].y[500] }; }""",
+        "rejection-chart",
+    )
+    assert set(drawn["types"]) == {"scatter"} and drawn["n"] == 1
+    assert base in drawn["name"] and drawn["one"] == [["y2", 1, 1]]
+    assert drawn["title"] == f"ratio to {BEST_BY_REJECTION}"
+    assert 0 < drawn["half"] < 1  # the base run rejects less than the best one at eps_S = 0.5
+    # picking the other reference flips the ratio
+    assert page_.input_value("#ratio-reference") == BEST_BY_REJECTION
+    page_.select_option("#ratio-reference", base)
+    page_.wait_for_selector(f"{chart}[data-ratios='1'][data-reference='{base}']")
+    half = page_.evaluate(
+        "(id) => document.getElementById(id).data.filter((t) => t.yaxis === 'y2')[0].y[500]",
+        "rejection-chart",
+    )
+    assert half > 1 and half == pytest.approx(1 / drawn["half"])
+    # one run alone: no ratio panel
+    page_.uncheck(f"#runs tr[data-ids='{base}'] input[type=checkbox]")
+    page_.wait_for_selector(f"{chart}[data-curves='1'][data-ratios='0']")
+    assert page_.locator(f"{chart} .subplot.xy2").count() == 0
 
 
 def test_new_runs_and_epochs_appear_live(  # about 7 s: it waits for the pages' polls

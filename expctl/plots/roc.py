@@ -90,7 +90,7 @@ def rejection_ratio_figure(
     _finish(top, title)
 
     grid = np.linspace(0.0, 1.0, 1001)
-    log_rejections = [_log_rejection_at(grid, curve) for curve in curves]
+    log_rejections = [log_rejection_at(grid, curve) for curve in curves]
     bottom.axhline(1.0, linewidth=1.2, **_style(ref))
     shown: list[np.ndarray] = []
     for i, curve in enumerate(curves):
@@ -151,7 +151,7 @@ def _reference_index(curves: list[dict[str, Any]], reference: int | str) -> int:
     return index % len(curves)
 
 
-def _log_rejection_at(grid: np.ndarray, curve: dict[str, Any]) -> np.ndarray:
+def log_rejection_at(grid: np.ndarray, curve: dict[str, Any]) -> np.ndarray:
     """log10(1/fpr) of the curve at the signal efficiencies `grid`, NaN where undefined.
 
     Interpolated as the rejection plot draws the curve: points with fpr == 0 are dropped; at an

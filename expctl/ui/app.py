@@ -11,7 +11,7 @@
     /api/run              a run: spec, environment, metrics, history, points, figures, ?id=RUN
     /api/run/state        its state and history (what a live page polls)
     /api/run/plot         one of the figures in its plots/, ?name=roc.png
-    /api/roc              the ROC curves of ?run=A&run=B (binary runs)
+    /api/roc              the ROC curves of ?run=A&run=B (binary runs), ratios to ?reference=A
     /api/roc/figure       the figure `expctl roc` draws of them, ?hep=1&format=png|pdf
     /api/histories        their history.csv (learning curves overlay)
     /api/scores           their test score distributions
@@ -198,7 +198,8 @@ def create_app(
         return Response(data, media_type="image/png", headers={"cache-control": "no-cache"})
 
     def api_roc(request: Request) -> Response:
-        return _json(payloads.roc_overlay(run_paths(request)), request)
+        reference = request.query_params.get("reference") or None
+        return _json(payloads.roc_overlay(run_paths(request), reference), request)
 
     def api_study(request: Request) -> Response:
         data = payloads.study(

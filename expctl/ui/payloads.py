@@ -3,8 +3,9 @@
 Every number comes from the code the commands use: the runs table is `expctl compare`'s
 (`expctl.views.compare`: rows, differing keys, seed groups, `--filter`, `--sort` by the metric
 catalogue's direction, cells as its text table writes them), a run is read through `RunView`,
-the ROC overlay is `expctl.views.roc.roc_curves` (compare's overlay: binary runs only) and the
-exported figure is drawn by the same `expctl.plots` functions as `expctl roc`.
+the ROC overlay is `expctl.views.roc.roc_curves` (compare's overlay: binary runs only), its
+rejection ratios are `expctl roc --hep`'s ratio panel's (`expctl.plots.roc.log_rejection_at`) and
+the exported figure is `expctl roc`'s (`expctl.views.roc.roc_figure_for`).
 """
 
 from __future__ import annotations
@@ -327,15 +328,25 @@ def _thin(values: Any, keep: Any) -> list[Any]:
     return [_finite(float(v)) for v in values[keep]]
 
 
-def roc_overlay(paths: Sequence[Path]) -> dict[str, Any]:
+def roc_overlay(paths: Sequence[Path], reference: str | None = None) -> dict[str, Any]:
     """The ROC curves of binary runs for the browser's overlay (compare's overlay: other runs are
-    left out with a warning), each thinned to at most MAX_CURVE_POINTS points."""
+    left out with a warning), each thinned to at most MAX_CURVE_POINTS points, and the rejection
+    ratio panel (`rejection_ratios`) to the `reference` run (default: the first curve's).
+
+    OptionError (naming `reference`) for a reference that is not one of the overlay's runs.
+    """
     import numpy as np
 
     from expctl.views.roc import roc_curves
 
     warnings: list[str] = []
     curves = roc_curves([(p, p.name) for p in paths], warn=warnings.append)
+    runs = [curve.run.name for curve in curves]
+    if reference is not None and reference not in runs:
+        raise OptionError(
+            "reference",
+            f"{reference!r} is not a run of the overlay; one of: {', '.join(runs) or '(none)'}",
+        )
     out = []
     for curve in curves:
         n = len(curve.fpr)
@@ -349,7 +360,47 @@ def roc_overlay(paths: Sequence[Path]) -> dict[str, Any]:
                 "tpr": _thin(curve.tpr, keep),
             }
         )
-    return {"curves": out, "warnings": warnings}
+    ratio = rejection_ratios(curves, runs.index(reference) if reference is not None else 0)
+    return {"curves": out, "ratio": ratio, "warnings": warnings}
+
+
+#: Signal efficiencies of the ratio panel: the grid of `expctl roc --hep`'s ratio panel
+#: (`expctl.plots.rejection_ratio_figure`), so the browser shows the numbers the figure draws.
+RATIO_GRID_POINTS = 1001
+
+
+def rejection_ratios(curves: Sequence[Any], reference: int = 0) -> dict[str, Any] | None:
+    """Each curve's background rejection over the reference curve's, on a common grid of signal
+    efficiencies, computed as the ratio panel of `expctl roc --hep` computes it (from every point
+    of the curves, not the thinned ones): `{"reference": run, "efficiency": grid, "curves":
+    [{"run", "label", "ratio"}]}` for every curve but the reference, null where either curve is
+    undefined. None without curves.
+    """
+    import numpy as np
+
+    from expctl.plots.roc import log_rejection_at
+
+    if not curves:
+        return None
+    grid = np.linspace(0.0, 1.0, RATIO_GRID_POINTS)
+    logs = [log_rejection_at(grid, {"fpr": c.fpr, "tpr": c.tpr}) for c in curves]
+    out = []
+    for i, curve in enumerate(curves):
+        if i == reference:
+            continue
+        ratio = 10.0 ** (logs[i] - logs[reference])  # NaN where undefined
+        out.append(
+            {
+                "run": curve.run.name,
+                "label": curve.label,
+                "ratio": [_finite(float(r)) for r in ratio],
+            }
+        )
+    return {
+        "reference": curves[reference].run.name,
+        "efficiency": [float(e) for e in grid],
+        "curves": out,
+    }
 
 
 def histories(paths: Sequence[Path]) -> dict[str, Any]:
@@ -414,21 +465,11 @@ def score_distributions(paths: Sequence[Path]) -> dict[str, Any]:
 
 
 def roc_figure_bytes(paths: Sequence[Path], *, hep: bool, fmt: str) -> bytes:
-    """The figure `expctl roc RUN... [--hep] --out F.<fmt>` saves, as bytes (nothing is written).
+    """The figure `expctl roc RUN... [--hep] --out F.<fmt>` saves, as bytes (nothing is written):
+    `expctl.views.roc.roc_figure_for`, with the CLI's default bootstrap."""
+    from expctl.views.roc import roc_figure_for
 
-    The same curves (`roc_curves` with the CLI's labels and bootstrap) through the same
-    `expctl.plots` functions as `expctl.views.roc.roc`/`save_roc_figure`.
-    """
-    from expctl.plots import rejection_ratio_figure, roc_figure
-    from expctl.views.roc import roc_curves
-
-    several = len(paths) > 1
-    sources = [(p, p.name if several else "") for p in paths]
-    curves = roc_curves(sources, bootstrap=EXPORT_BOOTSTRAP)
-    for curve in curves:
-        curve.label = curve.label or curve.run.name
-    drawn = [c.drawn() for c in curves]
-    figure = rejection_ratio_figure(drawn) if hep else roc_figure(drawn)
+    figure, _ = roc_figure_for(paths, hep, bootstrap=EXPORT_BOOTSTRAP)
     buffer = io.BytesIO()
     figure.savefig(buffer, format=fmt)
     return buffer.getvalue()
@@ -526,6 +567,7 @@ __all__ = [
     "MAX_CURVE_POINTS",
     "MAX_SWEEP_CSV_BYTES",
     "MAX_WARNINGS",
+    "RATIO_GRID_POINTS",
     "SCORE_BINS",
     "SWEEP_FIXED_COLUMNS",
     "RunsSource",
@@ -533,6 +575,7 @@ __all__ = [
     "histories",
     "history_payload",
     "is_sweep",
+    "rejection_ratios",
     "roc_figure_bytes",
     "roc_overlay",
     "run_detail",

@@ -18,6 +18,7 @@ from expctl.runs.view import RunView
 
 if TYPE_CHECKING:
     import numpy as np
+    from matplotlib.figure import Figure
 
 Warn = Callable[[str], None]
 
@@ -141,22 +142,49 @@ def roc(
     The figure goes to `out`, by default into the first run's plots/ folder. BadInputError (exit
     2) for a run without predictions, a regression run or an unknown class.
     """
+    figure, curves = roc_figure_for(
+        run_dirs, hep, signal=signal, background=background, bootstrap=bootstrap
+    )
+    path = out or default_figure_path(run_dirs, hep)
+    _save(figure, path)
+    return RocView(path, [_result(c, efficiencies) for c in curves])
+
+
+def roc_figure_for(
+    run_dirs: Sequence[Path],
+    hep: bool = False,
+    *,
+    signal: str | None = None,
+    background: str | None = None,
+    bootstrap: int = 200,
+) -> tuple[Figure, list[Curve]]:
+    """The figure `expctl roc RUN... [--hep]` draws (unsaved) and its curves.
+
+    The curves are labelled by run name when there are several (a multiclass run's by its
+    problem too); `hep` draws the rejection with its ratio panel. BadInputError as for `roc`.
+    """
     several = len(run_dirs) > 1
     sources = [(run, run.name if several else "") for run in run_dirs]
     curves = roc_curves(sources, signal=signal, background=background, bootstrap=bootstrap)
     for curve in curves:
         curve.label = curve.label or curve.run.name
-    path = out or default_figure_path(run_dirs, hep)
-    save_roc_figure([c.drawn() for c in curves], path, hep)
-    return RocView(path, [_result(c, efficiencies) for c in curves])
+    return _figure([c.drawn() for c in curves], hep), curves
 
 
 def save_roc_figure(curves: list[dict[str, Any]], path: Path, hep: bool = False) -> None:
     """Draw the curves (ROC, or rejection with a ratio panel) and save them atomically to `path`."""
+    _save(_figure(curves, hep), path)
+
+
+def _figure(curves: list[dict[str, Any]], hep: bool) -> Figure:
     from expctl.plots import rejection_ratio_figure, roc_figure
+
+    return rejection_ratio_figure(curves) if hep else roc_figure(curves)
+
+
+def _save(figure: Figure, path: Path) -> None:
     from expctl.runs import atomic_save
 
-    figure = rejection_ratio_figure(curves) if hep else roc_figure(curves)
     path.parent.mkdir(parents=True, exist_ok=True)
     atomic_save(path, lambda tmp: figure.savefig(tmp))
 
@@ -169,5 +197,6 @@ __all__ = [
     "default_figure_path",
     "roc",
     "roc_curves",
+    "roc_figure_for",
     "save_roc_figure",
 ]

@@ -95,8 +95,10 @@ const expctl = (() => {
   }
 
   // ROC and rejection charts of curves {run, label, auc, fpr, tpr}; resolves when both are drawn.
-  // `colorOf(run, i)` keeps a run's colour the same across the page's charts.
-  async function drawRoc(curves, rocId, rejectionId, colorOf) {
+  // `colorOf(run, i)` keeps a run's colour the same across the page's charts. With `ratio`
+  // ({reference, efficiency, curves: [{run, label, ratio}]}, /api/roc's) and another run than
+  // the reference, the rejection chart gets a ratio panel below it, on the same x axis.
+  async function drawRoc(curves, rocId, rejectionId, colorOf, ratio) {
     const Plotly = await loadPlotly();
     const pick = (c, i) => (colorOf ? colorOf(c.run, i) : color(i));
     // one colour per run in both charts
@@ -120,14 +122,41 @@ const expctl = (() => {
       xaxis: { title: { text: "false-positive rate εB" }, range: [0, 1] },
       yaxis: { title: { text: "true-positive rate εS" }, range: [0, 1.02] },
     }, CONFIG);
-    await Plotly.react(rejectionId, rejection, {
+    const layout = {
       title: { text: "background rejection" }, margin: margin, legend: inside("top"),
       xaxis: { title: { text: "signal efficiency εS" }, range: [0, 1] },
       // headroom above the highest rejection (log axis: a range in decades) for the legend
       yaxis: { title: { text: "rejection 1/εB" }, type: "log", range: [0, 1.35 * Math.log10(highest)] },
-    }, CONFIG);
+    };
+    const panel = ratio && ratio.curves.length ? ratio : null;
+    const chart = document.getElementById(rejectionId);
+    if (panel) addRatioPanel(panel, rejection, layout, (run) => pick({ run: run }, curves.findIndex((c) => c.run === run)));
+    chart.classList.toggle("tall", Boolean(panel));
+    await Plotly.react(rejectionId, rejection, layout, CONFIG);
     document.getElementById(rocId).dataset.curves = String(curves.length);
-    document.getElementById(rejectionId).dataset.curves = String(curves.length);
+    chart.dataset.curves = String(curves.length);
+    chart.dataset.ratios = String(panel ? panel.curves.length : 0);
+    chart.dataset.reference = panel ? panel.reference : "";
+  }
+
+  // `expctl roc --hep`'s ratio panel: each run's rejection over the reference's (a line at 1 in
+  // the reference's colour), its y range fitted to the ratios at εS >= 0.1 as the figure does.
+  function addRatioPanel(ratio, traces, layout, colorOfRun) {
+    const x = ratio.efficiency;
+    let lo = 1, hi = 1;
+    ratio.curves.forEach((c) => {
+      traces.push({ x: x, y: c.ratio, xaxis: "x", yaxis: "y2", mode: "lines", type: "scatter",
+        line: { color: colorOfRun(c.run) }, showlegend: false,
+        hovertemplate: "εS %{x:.3f}<br>ratio %{y:.4g}<extra>" + plotText(c.label) + "</extra>" });
+      c.ratio.forEach((r, j) => { if (r !== null && x[j] >= 0.1) { lo = Math.min(lo, r); hi = Math.max(hi, r); } });
+    });
+    const pad = Math.max(0.1 * (hi - lo), 0.05);
+    layout.yaxis.domain = [0.36, 1];
+    layout.xaxis.anchor = "y2";
+    layout.yaxis2 = { domain: [0, 0.3], anchor: "x", range: [Math.max(Math.min(lo - pad, 0.9), 0), Math.max(hi + pad, 1.1)],
+      title: { text: "ratio to " + plotText(ratio.reference), font: { size: 11 } } };
+    layout.shapes = [{ type: "line", xref: "x", yref: "y2", x0: 0, x1: 1, y0: 1, y1: 1,
+      line: { color: colorOfRun(ratio.reference), width: 1.2 } }];
   }
 
   return { el, statusClass, getJSON, loadPlotly, plotText, showError, showWarnings, setLive, drawRoc, color, inside, below, CONFIG };

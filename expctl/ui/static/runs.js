@@ -1,6 +1,6 @@
 // The runs page: compare's table from /api/runs, refreshed every few seconds; header clicks sort
 // (a metric best first by the catalogue), the filter box takes compare's --filter expressions;
-// selected runs are overlaid (ROC, rejection) with links to the figures `expctl roc` draws.
+// selected runs are overlaid (ROC, rejection with a ratio panel to a reference run) with links to the figures `expctl roc` draws.
 "use strict";
 
 (() => {
@@ -261,7 +261,7 @@
     document.getElementById("export-rej-pdf").href = base + "&hep=1&format=pdf";
     const notes = document.getElementById("overlay-warnings");
     try {
-      const { data } = await getJSON("/api/roc?" + params.toString());
+      const data = await fetchRoc(params);
       if (state.overlayKey !== key) return; // a newer selection is on its way
       const [histories, scores] = await Promise.all([
         getJSON("/api/histories?" + params.toString()),
@@ -269,13 +269,49 @@
       ]);
       if (state.overlayKey !== key) return;
       notes.replaceChildren(...data.warnings.map((w) => el("li", w)));
-      await drawRoc(data.curves, "roc-chart", "rejection-chart", colorOf);
+      await drawOverlayRoc(data);
       state.histories = histories.data.runs;
       fillCurveChoices();
       await drawCurves();
       await drawScores(scores.data);
     } catch (err) {
       notes.replaceChildren(el("li", String(err.message || err)));
+    }
+  }
+
+  // The ROC curves and the rejection ratios to the picked reference run (the first run's if the
+  // picked one is no longer in the overlay).
+  async function fetchRoc(params) {
+    const ask = new URLSearchParams(params);
+    if (state.reference && params.getAll("run").includes(state.reference)) ask.set("reference", state.reference);
+    let answer;
+    try {
+      answer = await getJSON("/api/roc?" + ask.toString());
+    } catch (err) {
+      if (!ask.has("reference")) throw err;
+      answer = await getJSON("/api/roc?" + params.toString()); // the reference was left out
+    }
+    return answer.data;
+  }
+
+  async function drawOverlayRoc(data) {
+    const select = document.getElementById("ratio-reference");
+    select.replaceChildren(...data.curves.map((c) => { const o = el("option", c.run); o.value = c.run; return o; }));
+    if (data.ratio) select.value = data.ratio.reference;
+    select.disabled = data.curves.length < 2;
+    await drawRoc(data.curves, "roc-chart", "rejection-chart", colorOf, data.ratio);
+  }
+
+  async function changeReference() {
+    state.reference = document.getElementById("ratio-reference").value;
+    const key = state.overlayKey;
+    const params = inFolder({});
+    selectedIds().forEach((id) => params.append("run", id));
+    try {
+      const data = await fetchRoc(params);
+      if (state.overlayKey === key) await drawOverlayRoc(data);
+    } catch (err) {
+      document.getElementById("overlay-warnings").replaceChildren(el("li", String(err.message || err)));
     }
   }
 
@@ -334,6 +370,7 @@
   }
 
   document.getElementById("curve-column").addEventListener("change", drawCurves);
+  document.getElementById("ratio-reference").addEventListener("change", changeReference);
   document.getElementById("study").addEventListener("toggle", (event) => { if (event.target.open) updateStudy(); });
   document.getElementById("study-metric").addEventListener("change", updateStudy);
   document.getElementById("study-key").addEventListener("change", drawSlice);
