@@ -8,15 +8,17 @@ only, so nothing about validation or test events leaks into training.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from expctl.data.memory import release_freed_memory
 from expctl.data.sources import load_table
 from expctl.data.table import Table
 from expctl.errors import DataError
@@ -156,10 +158,23 @@ def _encode(y: np.ndarray, task: str, target: str) -> tuple[np.ndarray, tuple[An
     return encoded.astype(np.int64), tuple(classes.tolist())
 
 
+#: Array elements checked at a time for NaN and infinities (a bounded temporary, issue 15).
+CHECK_BLOCK = 1 << 22
+
+
+def _finite_rows(features: np.ndarray) -> np.ndarray:
+    """Whether each event's features are all finite, computed a block of rows at a time."""
+    flat = features.reshape(len(features), -1)
+    rows = max(1, CHECK_BLOCK // max(1, flat.shape[1]))
+    keep = np.empty(len(flat), dtype=bool)
+    for start in range(0, len(flat), rows):
+        np.all(np.isfinite(flat[start : start + rows]), axis=1, out=keep[start : start + rows])
+    return keep
+
+
 def _drop_non_finite(table: Table) -> tuple[Table, int]:
     """data.nan: drop — the events with a NaN or infinite feature are left out (before the split)."""
-    flat = table.features.reshape(len(table.features), -1)
-    keep = np.all(np.isfinite(flat), axis=1)
+    keep = _finite_rows(table.features)
     if keep.all():
         return table, 0
     return dataclasses.replace(
@@ -173,11 +188,12 @@ def _drop_non_finite(table: Table) -> tuple[Table, int]:
 
 def _fill(value: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., Any]:
     def fill(features: np.ndarray, train: np.ndarray) -> tuple[np.ndarray, int]:
-        bad = ~np.isfinite(features)
-        if not bad.any():
+        if _finite_rows(features).all():
             return features, 0
+        # filled (and standardised) at float64, whatever the file's precision, as always
         out = np.array(features, dtype=np.float64)
-        out[bad] = np.broadcast_to(value(features, train), out.shape)[bad]
+        bad = ~np.isfinite(out)
+        out[bad] = np.broadcast_to(value(out, train), out.shape)[bad]
         return out, int(bad.sum())
 
     return fill
@@ -198,6 +214,8 @@ FILLS: dict[str, Callable[..., Any]] = {
 
 
 def _check_features(table: Table) -> None:
+    if _finite_rows(table.features).all():
+        return
     bad = ~np.isfinite(table.features)
     if bad.any():
         columns = [table.feature_names[j] for j in np.flatnonzero(bad.any(axis=0))]
@@ -300,10 +318,32 @@ def standardization(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     per-pixel std would be ~0 at the edges of MNIST digits and blow up a digit shifted there by
     augmentation, and pixels are one quantity, so one scale keeps their ratios.
     """
-    axes = tuple(range(x.ndim - 1)) if x.ndim > 2 else (0,)
-    mean = x.mean(axis=axes, dtype=np.float64)
-    std = x.std(axis=axes, dtype=np.float64)
+    if x.ndim == 2:
+        mean = x.mean(axis=0, dtype=np.float64)
+        std = np.concatenate([x[:, cols].std(axis=0, dtype=np.float64) for cols in _blocks(x)])
+    else:
+        axes = tuple(range(x.ndim - 1))
+        mean = x.mean(axis=axes, dtype=np.float64)
+        std = x.std(axis=axes, dtype=np.float64)
     return mean, np.where(std > 0, std, 1.0)
+
+
+#: Bytes of float64 temporaries `standardization` makes at a time (np.std makes an n x d one).
+STD_TEMPORARY = 1 << 26
+
+
+def _blocks(x: np.ndarray) -> list[slice]:
+    """Column blocks of a table whose float64 copy fits STD_TEMPORARY, none of one column.
+
+    np.std over axis 0 adds each column's terms in row order, so a block of columns gives the
+    same bits as the whole table (a block of one column would be summed pairwise instead).
+    """
+    n, d = x.shape
+    width = max(2, STD_TEMPORARY // max(1, 8 * n))
+    starts = list(range(0, d, width))
+    if len(starts) > 1 and d - starts[-1] < 2:
+        starts.pop()  # a last block of one column joins the one before
+    return [slice(a, b) for a, b in zip(starts, [*starts[1:], d], strict=True)]
 
 
 def _encode_heads(
@@ -332,80 +372,101 @@ def prepare(data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = ()
     head's is the main target (split stratification, `Split.y`, the dataset's task).
     """
     data_seed = data_spec.seed if data_spec.seed is not None else seed
-    table = load_table(data_spec, base_dir, data_seed)
+    # no name here for the table: _from_table is its only owner and frees the whole file's
+    # arrays as soon as the splits are copied out of them
+    dataset = _from_table(load_table(data_spec, base_dir, data_seed), data_spec, data_seed, heads)
+    release_freed_memory()
+    return dataset
+
+
+@contextlib.contextmanager
+def _naming(origin: str) -> Iterator[None]:
+    """A DataError raised inside names the file `origin` (if any and not named already)."""
     try:
-        return _from_table(table, data_spec, data_seed, heads)
+        yield
     except DataError as exc:
-        if table.origin and table.origin not in exc.message:
-            raise DataError(f"{table.origin}: {exc.message}") from None
+        if origin and origin not in exc.message:
+            raise DataError(f"{origin}: {exc.message}") from None
         raise
 
 
 def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[Any]) -> Dataset:
-    if heads:
-        table = _head_columns(table, heads, getattr(data_spec, "features", None) is not None)
-        table = dataclasses.replace(
-            table, target=table.columns[heads[0].target], target_name=heads[0].target
-        )
-    if len(table.target) != len(table.features):
-        raise DataError("features and target have different numbers of events")
-    policy = getattr(data_spec, "nan", "error")
-    table, dropped = _drop_non_finite(table) if policy == "drop" else (table, 0)
-    if policy in ("error", "drop"):
-        _check_features(table)
-    features, target, weight = table.features, table.target, table.weight
-    if weight is not None and not np.all(np.isfinite(weight)):
-        raise DataError("data.weight: NaN or infinite event weights")
-    n_samples = getattr(data_spec, "n_samples", None)
-    if n_samples is not None and data_spec.source != "jets" and n_samples < len(target):
-        keep = np.sort(
-            np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False)
-        )
-        features, target = features[keep], target[keep]
-        weight = weight[keep] if weight is not None else None
+    """The Dataset of a table; a DataError names the table's file.
+
+    Pass `table` without keeping a reference to it: its arrays are freed here once the splits
+    are copied out of them, before the standardisation's temporaries are made (issue 15).
+    """
+    with _naming(table.origin):
         if heads:
+            table = _head_columns(table, heads, getattr(data_spec, "features", None) is not None)
             table = dataclasses.replace(
-                table, columns={k: v[keep] for k, v in table.columns.items()}
+                table, target=table.columns[heads[0].target], target_name=heads[0].target
             )
-    if heads:
-        data_spec = data_spec.model_copy(update={"task": heads[0].task})
-    task = data_spec.task if data_spec.task != "auto" else infer_task(target)
-    y, classes = _encode(target, task, table.target_name)
-    train, val, test = _split_indices(y, task, data_spec.split, data_seed)
-    y_train = y[train]
-    flipped = 0
-    if data_spec.label_noise > 0 and classes is not None:
-        y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
-    filled = 0
-    if policy in FILLS:
-        features, filled = FILLS[policy](features, train)
-    mean = std = None
-    if data_spec.standardize:
-        mean, std = standardization(features[train])
-    x = features.astype(np.float32)
-    head_data, encoded = _encode_heads(table, heads, train)
-    parts = {"train": train, "val": val, "test": test}
+        if len(table.target) != len(table.features):
+            raise DataError("features and target have different numbers of events")
+        policy = getattr(data_spec, "nan", "error")
+        table, dropped = _drop_non_finite(table) if policy == "drop" else (table, 0)
+        if policy in ("error", "drop"):
+            _check_features(table)
+        features, target, weight = table.features, table.target, table.weight
+        if weight is not None and not np.all(np.isfinite(weight)):
+            raise DataError("data.weight: NaN or infinite event weights")
+        n_samples = getattr(data_spec, "n_samples", None)
+        if n_samples is not None and data_spec.source != "jets" and n_samples < len(target):
+            keep = np.sort(
+                np.random.default_rng(data_seed).choice(len(target), n_samples, replace=False)
+            )
+            features, target = features[keep], target[keep]
+            weight = weight[keep] if weight is not None else None
+            if heads:
+                table = dataclasses.replace(
+                    table, columns={k: v[keep] for k, v in table.columns.items()}
+                )
+        if heads:
+            data_spec = data_spec.model_copy(update={"task": heads[0].task})
+        task = data_spec.task if data_spec.task != "auto" else infer_task(target)
+        y, classes = _encode(target, task, table.target_name)
+        train, val, test = _split_indices(y, task, data_spec.split, data_seed)
+        y_train = y[train]
+        flipped = 0
+        if data_spec.label_noise > 0 and classes is not None:
+            y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
+        filled = 0
+        if policy in FILLS:
+            features, filled = FILLS[policy](features, train)
+        head_data, encoded = _encode_heads(table, heads, train)
+        parts = {"train": train, "val": val, "test": test}
+        labels = {"train": y_train, "val": y[val], "test": y[test]}
+        names, target_name, description = table.feature_names, table.target_name, table.description
+        # one copy of each split's events, in the features' own precision; then the whole file's
+        # arrays go (the caller keeps none, see _from_table), before the standardisation's float64
+        # temporaries exist
+        rows = {name: features[index] for name, index in parts.items()}
+        del features, table
+        mean = std = None
+        if data_spec.standardize:  # from the training events at their precision, as always
+            mean, std = standardization(rows["train"])
+        splits: dict[str, Split] = {}
+        for name, index in parts.items():
+            x = rows.pop(name).astype(np.float32, copy=False)  # what the model takes
+            targets = {h: values[index] for h, values in encoded.items()} if heads else None
+            splits[name] = Split(x, labels[name], _part(weight, index), targets)
 
-    def split(name: str, yy: np.ndarray) -> Split:
-        index = parts[name]
-        targets = {h: values[index] for h, values in encoded.items()} if heads else None
-        return Split(x[index], yy, _part(weight, index), targets)
-
-    return Dataset(
-        train=split("train", y_train),
-        val=split("val", y[val]),
-        test=split("test", y[test]),
-        heads=head_data,
-        task=task,
-        feature_names=table.feature_names,
-        target_name=table.target_name,
-        classes=classes,
-        mean=mean,
-        std=std,
-        description=table.description,
-        extra={
-            **({"label_noise_flipped": flipped} if data_spec.label_noise > 0 else {}),
-            **({"nan_events_dropped": dropped} if policy == "drop" else {}),
-            **({"nan_cells_filled": filled} if policy in FILLS else {}),
-        },
-    )
+        return Dataset(
+            train=splits["train"],
+            val=splits["val"],
+            test=splits["test"],
+            heads=head_data,
+            task=task,
+            feature_names=names,
+            target_name=target_name,
+            classes=classes,
+            mean=mean,
+            std=std,
+            description=description,
+            extra={
+                **({"label_noise_flipped": flipped} if data_spec.label_noise > 0 else {}),
+                **({"nan_events_dropped": dropped} if policy == "drop" else {}),
+                **({"nan_cells_filled": filled} if policy in FILLS else {}),
+            },
+        )

@@ -110,10 +110,120 @@ def _jet_images(spec: Any, base_dir: Path, seed: int) -> Table:
 # ----------------------------------------------------------------------------------------- files
 
 
+#: dtypes a float32 holds every value of exactly: features of these stay float32 from the file
+#: to the model (no float64 copy); anything wider is read as float64 and made float32 only after
+#: the standardisation constants are computed from it, as before (issue 15)
+EXACT_IN_FLOAT32 = frozenset(
+    np.dtype(t) for t in ("bool", "int8", "uint8", "int16", "uint16", "float16", "float32")
+)
+
+
+def feature_dtype(dtypes: Any) -> np.dtype:
+    """float32 when every column's dtype fits it exactly, else float64."""
+    try:
+        exact = all(np.dtype(d) in EXACT_IN_FLOAT32 for d in dtypes)
+    except TypeError:  # a pandas extension dtype (nullable integers, ...)
+        exact = False
+    return np.dtype(np.float32) if exact else np.dtype(np.float64)
+
+
+class _Columns:
+    """A file's table as `_from_columns` reads it: names, dtypes, single columns, features."""
+
+    names: list[str]
+
+    def dtype(self, name: str) -> Any:
+        """The column's dtype as pandas reads it."""
+        raise NotImplementedError
+
+    def array(self, name: str) -> np.ndarray:
+        """One column as pandas' `to_numpy` gives it."""
+        raise NotImplementedError
+
+    def missing(self, name: str) -> bool:
+        """Whether the column has missing values (None, NaN)."""
+        raise NotImplementedError
+
+    def matrix(self, names: list[str]) -> np.ndarray:
+        """The feature columns as one (n, d) array of `feature_dtype`, filled column by column."""
+        raise NotImplementedError
+
+
+class _FrameColumns(_Columns):
+    def __init__(self, frame: Any) -> None:
+        self.frame = frame
+        self.names = [str(c) for c in frame.columns]
+
+    def dtype(self, name: str) -> Any:
+        return self.frame[name].dtype
+
+    def array(self, name: str) -> np.ndarray:
+        return self.frame[name].to_numpy()
+
+    def missing(self, name: str) -> bool:
+        return bool(self.frame[name].isna().any())
+
+    def matrix(self, names: list[str]) -> np.ndarray:
+        out = np.empty((len(self.frame), len(names)), feature_dtype(self.dtype(n) for n in names))
+        for j, name in enumerate(names):
+            out[:, j] = self.frame[name].to_numpy(dtype=out.dtype)
+        return out
+
+
+class _ParquetColumns(_Columns):
+    """A Parquet file read column by column and batch by batch: no DataFrame of every column,
+    and at most one batch of features beside the features array (issue 15)."""
+
+    #: rows read at a time into the features array
+    BATCH = 65_536
+
+    def __init__(self, path: Path) -> None:
+        import pyarrow.parquet as pq
+
+        self.path = path
+        # pre_buffer would keep every column chunk read so far (the whole file, compressed) in
+        # Arrow's memory pool until the reader is closed
+        self.file = pq.ParquetFile(path, pre_buffer=False)
+        # a zero-row frame of the schema: the columns and dtypes pandas.read_parquet gives
+        self.empty = self.file.schema_arrow.empty_table().to_pandas()
+        self.names = [str(c) for c in self.empty.columns]
+        self._read: dict[str, Any] = {}
+
+    def dtype(self, name: str) -> Any:
+        return self.empty[name].dtype
+
+    def _series(self, name: str) -> Any:
+        import pandas as pd
+
+        if name not in self._read:
+            self._read[name] = pd.read_parquet(self.path, columns=[name])[name]
+        return self._read[name]
+
+    def array(self, name: str) -> np.ndarray:
+        return self._series(name).to_numpy()
+
+    def missing(self, name: str) -> bool:
+        return bool(self._series(name).isna().any())
+
+    def matrix(self, names: list[str]) -> np.ndarray:
+        n = self.file.metadata.num_rows
+        out = np.empty((n, len(names)), feature_dtype(self.dtype(c) for c in names))
+        start = 0
+        for batch in self.file.iter_batches(batch_size=self.BATCH, columns=names):
+            stop = start + batch.num_rows
+            for j, name in enumerate(names):
+                out[start:stop, j] = batch.column(name).to_numpy(zero_copy_only=False)
+            start = stop
+        if start != n:
+            raise DataError(f"{self.path}: the file declares {n} rows but holds {start}")
+        return out
+
+
 def _weight_column(
-    frame: Any, spec: Any, names: list[str], columns: list[str], path: Path
+    table: _Columns, spec: Any, names: list[str], path: Path
 ) -> tuple[list[str], np.ndarray | None]:
     """The feature names without the weight column, and the per-event weights (None if not set)."""
+    columns = table.names
     if spec.weight is None:
         return names, None
     if spec.weight not in columns:
@@ -125,13 +235,18 @@ def _weight_column(
         raise DataError(
             f"{path}: data.features: the weight column {spec.weight!r} cannot also be a feature"
         )
-    if frame[spec.weight].dtype.kind not in "biuf":
+    if table.dtype(spec.weight).kind not in "biuf":
         raise DataError(f"{path}: data.weight column {spec.weight!r} is not numeric")
-    return [n for n in names if n != spec.weight], frame[spec.weight].to_numpy(dtype=np.float64)
+    weight = np.asarray(table.array(spec.weight), dtype=np.float64)
+    return [n for n in names if n != spec.weight], weight
 
 
 def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
-    columns = [str(c) for c in frame.columns]
+    return _from_columns(_FrameColumns(frame), spec, path)
+
+
+def _from_columns(table: _Columns, spec: Any, path: Path) -> Table:
+    columns = table.names
     if spec.target not in columns:
         raise DataError(
             f"{path}: data.target: no column {spec.target!r}{_did_you_mean(spec.target, columns)}; "
@@ -152,22 +267,22 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         raise DataError(
             f"{path}: data.features: the target {spec.target!r} cannot also be a feature"
         )
-    names, weight = _weight_column(frame, spec, names, columns, path)
+    names, weight = _weight_column(table, spec, names, path)
     if not names:
         raise DataError(f"{path}: no feature columns besides the target {spec.target!r}")
-    non_numeric = [n for n in names if frame[n].dtype.kind not in "biuf"]
+    non_numeric = [n for n in names if table.dtype(n).kind not in "biuf"]
     if non_numeric:
         raise DataError(
             f"{path}: feature column(s) {', '.join(map(repr, non_numeric))} are not numeric; "
             "encode them as numbers or leave them out with data.features"
         )
-    target = frame[spec.target].to_numpy()
+    target = table.array(spec.target)
     if target.dtype.kind == "O":
-        if frame[spec.target].isna().any():
+        if table.missing(spec.target):
             raise DataError(f"{path}: target column {spec.target!r} has missing values")
         target = target.astype(str)
     return Table(
-        features=frame[names].to_numpy(dtype=np.float64),
+        features=table.matrix(names),
         target=target,
         feature_names=tuple(names),
         target_name=spec.target,
@@ -175,9 +290,9 @@ def _from_frame(frame: Any, spec: Any, path: Path) -> Table:
         weight=weight,
         origin=str(path),
         columns={
-            c: frame[c].to_numpy()
+            c: table.array(c)
             for c in columns
-            if c not in names and c != spec.weight and frame[c].dtype.kind in "biufO"
+            if c not in names and c != spec.weight and table.dtype(c).kind in "biufO"
         },
     )
 
@@ -196,8 +311,6 @@ def _csv(spec: Any, base_dir: Path, seed: int) -> Table:
 
 @register("parquet")
 def _parquet(spec: Any, base_dir: Path, seed: int) -> Table:
-    import pandas as pd
-
     path = resolve_path(spec.path, base_dir)
     try:
         import pyarrow  # noqa: F401
@@ -206,10 +319,11 @@ def _parquet(spec: Any, base_dir: Path, seed: int) -> Table:
             "data.source parquet needs pyarrow: install it with `uv pip install pyarrow`"
         ) from None
     try:
-        frame = pd.read_parquet(path)
+        return _from_columns(_ParquetColumns(path), spec, path)
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises many types for a bad file
         raise DataError(f"{path}: cannot read as Parquet: {exc}") from None
-    return _from_frame(frame, spec, path)
 
 
 @register("npz")
@@ -252,7 +366,7 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
     if x.dtype.kind not in "biuf":
         raise DataError(f"{path}: array {spec.x!r} has dtype {x.dtype}; features must be numeric")
     return Table(
-        features=x.astype(np.float64),
+        features=x.astype(feature_dtype([x.dtype]), copy=False),
         target=y,
         feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
         target_name=spec.y,
@@ -369,7 +483,7 @@ def _hdf5(spec: Any, base_dir: Path, seed: int) -> Table:
             f"{path}: dataset {spec.weight!r} has shape {w.shape}; expected one weight per event"
         )
     return Table(
-        features=x.astype(np.float64),
+        features=x.astype(feature_dtype([x.dtype]), copy=False),
         target=y,
         feature_names=tuple(f"x{i}" for i in range(x.shape[1])),
         target_name=spec.y,
@@ -448,9 +562,14 @@ def _root(spec: Any, base_dir: Path, seed: int) -> Table:
         if key is not None and key in names:
             raise DataError(f"data.features: the {what} branch {key!r} cannot also be a feature")
     target_key = spec.target or "__label__"
-    features = np.concatenate(
-        [np.column_stack([p[b] for b in names]).astype(np.float64) for p in parts]
-    )
+    dtype = feature_dtype(p[b].dtype for p in parts for b in names)
+    features = np.empty((sum(len(p[names[0]]) for p in parts), len(names)), dtype)
+    start = 0
+    for p in parts:  # filled branch by branch: no float64 or per-file copy of the features
+        stop = start + len(p[names[0]])
+        for j, branch in enumerate(names):
+            features[start:stop, j] = p[branch]
+        start = stop
     target = np.concatenate([np.asarray(p[target_key]) for p in parts])
     weight = (
         np.concatenate([np.asarray(p[spec.weight], dtype=np.float64) for p in parts])

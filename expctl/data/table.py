@@ -9,7 +9,11 @@ import numpy as np
 
 @dataclass(frozen=True)
 class Table:
-    """Events as arrays: features (n, d) float64, target (n,), and any auxiliary columns."""
+    """Events as arrays: features (n, d), target (n,), and any auxiliary columns.
+
+    Features are float32 when the file's columns fit float32 exactly (float32, small integers:
+    `expctl.data.sources.feature_dtype`), else float64; `prepare` makes every split float32.
+    """
 
     features: np.ndarray
     target: np.ndarray

@@ -313,15 +313,17 @@ def _add_stops(callbacks: list[Any], stop_after: int | None) -> None:
 
 def _data(dataset: Any, train_spec: Any, seed: int) -> tuple[Any, Any]:
     """The training batches (an EpochBatches, reshuffled per epoch) and `fit`'s validation_data."""
-    from expctl.training.pipeline import EpochBatches
+    from expctl.training.pipeline import EpochBatches, ordered_batches
 
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None
     if len(dataset.val):
         val_w = event_weights(dataset.val, weights)
-        validation = (dataset.val.x, _targets(dataset.val)) + (
-            (val_w,) if val_w is not None else ()
+        # the batches Keras cuts from arrays (in order, train.batch_size), without its copy
+        validation = ordered_batches(
+            (dataset.val.x, _targets(dataset.val)) + ((val_w,) if val_w is not None else ()),
+            train_spec.batch_size,
         )
     batches = EpochBatches(
         dataset.train.x,
@@ -351,7 +353,6 @@ def _fit(
             epochs=epochs,
             initial_epoch=initial_epoch,
             validation_data=validation,
-            validation_batch_size=train_spec.batch_size,
             shuffle=False,  # the dataset is shuffled, per epoch, by EpochBatches
             callbacks=callbacks,
             verbose=0,

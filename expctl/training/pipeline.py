@@ -12,6 +12,12 @@ a parallel map and prefetched; so the batches, their sizes and the speed are wha
 shuffle=True)` gives. Its cardinality is declared, so Keras knows the steps per epoch (callbacks
 see `params["steps"]`), makes a fresh iterator each epoch, and `steps_per_execution` groups
 batches exactly as with arrays.
+
+The batches are gathered from the NumPy arrays themselves (`tf.numpy_function`), never from a
+TensorFlow copy of them: `tf.convert_to_tensor` copies an array, and a tensor captured by a
+`tf.data` pipeline is copied again, so Keras' own adapter holds the training set up to three times
+(issue 15). Only the batches in flight exist twice. `ordered_batches` does the same for
+validation and prediction (the events in order, as Keras' adapter cuts them).
 """
 
 from __future__ import annotations
@@ -51,7 +57,7 @@ class EpochBatches:
         self.shuffle = bool(shuffle)
         self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="expctl_epoch")
         arrays: tuple[Any, ...] = (x, y) if sample_weight is None else (x, y, sample_weight)
-        self._inputs = tf.nest.map_structure(_tensor, arrays)
+        self._gather = _gatherer(arrays)
 
     def set_epoch(self, epoch: int) -> None:
         """Make the next iterator deliver epoch `epoch` (0-based, as Keras counts)."""
@@ -92,29 +98,72 @@ class EpochBatches:
             return out
 
         index_batches = tf.data.Dataset.range(1).map(epoch_order).prefetch(1).flat_map(batches)
-        data = tf.data.Dataset.zip(
-            (index_batches, tf.data.Dataset.from_tensors(self._inputs).repeat())
-        )
-
-        def gather(i: Any, arrays: Any) -> Any:
-            return tf.nest.map_structure(lambda a: tf.gather(a, i, axis=0), arrays)
-
-        data = data.map(gather, num_parallel_calls=tf.data.AUTOTUNE)
-        options = tf.data.Options()
-        # as Keras does for arrays: no graph rewrites (their cost is paid at every new iterator);
-        # the epoch variable is state outside the dataset, which tf.data need not save
-        options.experimental_optimization.apply_default_optimizations = False
-        options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
-        data = data.with_options(options)
-        data = data.apply(tf.data.experimental.assert_cardinality(self.steps))
-        return data.prefetch(tf.data.AUTOTUNE)
+        data = index_batches.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE)
+        return _finish(data, self.steps)
 
 
-def _tensor(array: Any) -> Any:
-    """A constant tensor of a training array; float64 becomes float32 (Keras' floatx) as in fit."""
+def ordered_batches(arrays: Any, batch_size: int) -> Any:
+    """A `tf.data.Dataset` of `arrays` (an array or a structure of arrays) in order, in batches
+    of `batch_size` (the last one partial): what Keras makes of arrays for `evaluate`/`predict`
+    and validation, without a copy of the arrays."""
     import tensorflow as tf
 
+    flat = [_host(a) for a in tf.nest.flatten(arrays)]
+    n = len(flat[0])
+    steps = max(1, math.ceil(n / batch_size))
+
+    def rows(start: Any) -> list[np.ndarray]:
+        start = int(start)
+        return [a[start : start + batch_size] for a in flat]
+
+    def cut(start: Any) -> Any:
+        return _numpy_call(rows, start, flat, arrays)
+
+    starts = tf.data.Dataset.range(0, max(n, 1), batch_size)
+    return _finish(starts.map(cut, num_parallel_calls=tf.data.AUTOTUNE), steps)
+
+
+def _finish(data: Any, steps: int) -> Any:
+    """Keras' options for array datasets, the declared number of batches, prefetching."""
+    import tensorflow as tf
+
+    options = tf.data.Options()
+    # as Keras does for arrays: no graph rewrites (their cost is paid at every new iterator);
+    # the epoch variable is state outside the dataset, which tf.data need not save
+    options.experimental_optimization.apply_default_optimizations = False
+    options.experimental_external_state_policy = tf.data.experimental.ExternalStatePolicy.IGNORE
+    data = data.with_options(options)
+    data = data.apply(tf.data.experimental.assert_cardinality(steps))
+    return data.prefetch(tf.data.AUTOTUNE)
+
+
+def _gatherer(arrays: Any) -> Any:
+    """A function of a batch of indices giving the rows of `arrays` (same structure) at them."""
+    import tensorflow as tf
+
+    flat = [_host(a) for a in tf.nest.flatten(arrays)]
+
+    def rows(index: np.ndarray) -> list[np.ndarray]:
+        return [a[index] for a in flat]
+
+    def gather(index: Any) -> Any:
+        return _numpy_call(rows, index, flat, arrays)
+
+    return gather
+
+
+def _numpy_call(rows: Any, arg: Any, flat: list[np.ndarray], structure: Any) -> Any:
+    """`rows(arg)` run by NumPy inside the pipeline: one batch of each of `flat`, as tensors
+    packed like `structure`, their shapes known but for the batch size."""
+    import tensorflow as tf
+
+    out = tf.numpy_function(rows, [arg], [tf.as_dtype(a.dtype) for a in flat], stateful=False)
+    for tensor, a in zip(out, flat, strict=True):
+        tensor.set_shape((None, *a.shape[1:]))
+    return tf.nest.pack_sequence_as(structure, out)
+
+
+def _host(array: Any) -> np.ndarray:
+    """A training array as gathered from: float64 becomes float32 (Keras' floatx) as in fit."""
     array = np.asarray(array)
-    if array.dtype == np.float64:
-        array = array.astype(np.float32)
-    return tf.convert_to_tensor(array)
+    return array.astype(np.float32) if array.dtype == np.float64 else array

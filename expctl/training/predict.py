@@ -15,12 +15,40 @@ from expctl import interrupts
 from expctl.data import Dataset
 from expctl.evaluation.tasks import ADVERSARIAL_KEYS, evaluate
 
+#: Events per batch of predictions.
+PREDICT_BATCH = 8192
+#: At most this many batches per `model.predict` call.
+PREDICT_GROUP = 8
+
 
 def model_predict(model: Any, x: np.ndarray) -> Any:
-    """`model.predict`, stoppable by a held signal between its batches (expctl.interrupts)."""
-    from expctl.training.callbacks import InterruptPoints
+    """`model.predict` on `x` in batches of PREDICT_BATCH, stoppable by a held signal between
+    them (expctl.interrupts).
 
-    return model.predict(x, batch_size=8192, verbose=0, callbacks=[InterruptPoints()])
+    Keras holds `steps_per_execution` batches (up to 64) at once and runs them as one graph, so
+    `x` goes in chunks of at most PREDICT_GROUP batches (a multiple of `steps_per_execution` when
+    that is smaller, which keeps Keras' grouping), each cut from `x` itself: Keras' own adapter
+    copies all of `x` first (issue 15). A score's value does not depend on the chunks (checked
+    on this machine; TensorFlow does not promise the last bit across graph shapes).
+    """
+    from expctl.training.callbacks import InterruptPoints
+    from expctl.training.pipeline import ordered_batches
+
+    group = max(1, int(getattr(model, "steps_per_execution", 1) or 1))
+    chunk = PREDICT_BATCH * (
+        group * (PREDICT_GROUP // group) if group <= PREDICT_GROUP else PREDICT_GROUP
+    )
+    parts = [
+        model.predict(
+            ordered_batches(x[start : start + chunk], PREDICT_BATCH),
+            verbose=0,
+            callbacks=[InterruptPoints()],
+        )
+        for start in range(0, max(len(x), 1), chunk)
+    ]
+    if isinstance(parts[0], dict):
+        return {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
+    return np.concatenate(parts)
 
 
 def predict(model: Any, x: np.ndarray, task: str) -> np.ndarray:
