@@ -1,0 +1,139 @@
+"""Events streamed from files: one pass for the statistics, then each split read chunk by chunk.
+
+`StreamedFiles` describes the files of a data source (each with the key that names it in the
+split, its reader's options and, for ROOT samples, a constant label) and the columns to read.
+`scan` reads everything once and returns `ScanResult`: the events in each split, the classes
+seen, and the training split's exact standardisation constants (`expctl.data.chunked`).
+`split_chunks` then delivers one split's events again, chunk by chunk, in file order, as
+`Part`s of float32 features, targets and weights. Which split an event is in depends only on
+(file key, entry, seed), never on the chunk size, the file order or how many readers there are.
+
+Nothing here holds more than a chunk of events; the caller decides how chunks become batches
+(shuffle buffer, tf.data) and what is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from expctl.data.chunked import TEST, TRAIN, VAL, RunningMoments, hash_split
+from expctl.data.readers import READERS
+from expctl.errors import DataError
+
+SPLITS = {"train": TRAIN, "val": VAL, "test": TEST}
+
+
+@dataclass(frozen=True)
+class StreamedFile:
+    """One file: its path, the key that names it in the split (its path as the spec gives it),
+    reader options (e.g. a ROOT tree) and a constant label for its events (ROOT samples)."""
+
+    path: Path
+    key: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    label: Any = None
+
+
+@dataclass(frozen=True)
+class StreamedFiles:
+    """The files of one source (one format) and what to read from them."""
+
+    source: str
+    files: Sequence[StreamedFile]
+    features: Sequence[str]
+    target: str | None
+    weight: str | None = None
+    seed: int = 0
+    val: float = 0.2
+    test: float = 0.2
+
+    def columns(self, file: StreamedFile) -> list[str]:
+        wanted = [*self.features]
+        if self.target is not None and file.label is None:
+            wanted.append(self.target)
+        if self.weight is not None:
+            wanted.append(self.weight)
+        return list(dict.fromkeys(wanted))
+
+
+@dataclass(frozen=True)
+class Part:
+    """Events of one chunk: features (n, f) float32, targets (n,), weights or None, where they
+    came from (file key, entry numbers) and their split codes (chunked.TRAIN, VAL, TEST)."""
+
+    key: str
+    entries: np.ndarray
+    split: np.ndarray
+    x: np.ndarray
+    y: np.ndarray
+    w: np.ndarray | None
+
+    def select(self, mask: np.ndarray) -> Part:
+        w = None if self.w is None else self.w[mask]
+        return Part(self.key, self.entries[mask], self.split[mask], self.x[mask], self.y[mask], w)
+
+
+@dataclass
+class ScanResult:
+    """What one pass over every file found."""
+
+    counts: dict[str, int]
+    classes: list[Any]
+    moments: RunningMoments
+
+    def standardization(self) -> tuple[np.ndarray, np.ndarray]:
+        if self.moments.count == 0:
+            raise DataError("the training split is empty: no event to standardise with")
+        return self.moments.standardization()
+
+
+def _parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
+    if spec.source not in READERS:
+        raise DataError(
+            f"data.source {spec.source!r} cannot be streamed; can: {', '.join(READERS)}"
+        )
+    reader = READERS[spec.source]
+    for file in spec.files:
+        for chunk in reader(file.path, file.key, spec.columns(file), rows, **dict(file.options)):
+            n = len(chunk)
+            x = np.empty((n, len(spec.features)), dtype=np.float32)
+            for j, name in enumerate(spec.features):
+                x[:, j] = chunk.columns[name]
+            if file.label is not None:
+                y = np.full(n, file.label)
+            elif spec.target is not None:
+                y = chunk.columns[spec.target]
+            else:
+                y = np.zeros(n, dtype=np.float32)
+            w = None if spec.weight is None else chunk.columns[spec.weight].astype(np.float64)
+            split = hash_split(file.key, chunk.entries, spec.seed, spec.val, spec.test)
+            yield Part(file.key, chunk.entries, split, x, y, w)
+
+
+def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:
+    """Read every file once: events per split, classes (sorted), training-split moments."""
+    counts = dict.fromkeys(SPLITS, 0)
+    classes: set[Any] = set()
+    moments = RunningMoments()
+    for part in _parts(spec, rows):
+        for name, code in SPLITS.items():
+            counts[name] += int(np.count_nonzero(part.split == code))
+        train = part.select(part.split == TRAIN)
+        moments.update(train.x)
+        classes.update(np.unique(train.y).tolist())
+    return ScanResult(counts, sorted(classes), moments)
+
+
+def split_chunks(spec: StreamedFiles, split: str, rows: int = 65_536) -> Iterator[Part]:
+    """The events of `split` ('train', 'val' or 'test'), chunk by chunk, in file order."""
+    if split not in SPLITS:
+        raise ValueError(f"split {split!r}: one of {', '.join(SPLITS)}")
+    for part in _parts(spec, rows):
+        mine = part.select(part.split == SPLITS[split])
+        if len(mine.entries):
+            yield mine
