@@ -1,0 +1,64 @@
+"""Shuffled batches from a stream of chunks (expctl.data.batches)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+
+from expctl.data.batches import shuffled_batches
+
+
+def _chunks(n: int, size: int, seen: list[int] | None = None) -> Iterator[list[np.ndarray]]:
+    """Events 0..n-1 (id and id*2 as a second array) in chunks of `size`; `seen` counts them."""
+    for start in range(0, n, size):
+        ids = np.arange(start, min(start + size, n))
+        if seen is not None:
+            seen.append(len(ids))
+        yield [ids, ids * 2.0]
+
+
+@pytest.mark.parametrize("buffer", [0, 64, 1_000, 50_000])
+@pytest.mark.parametrize(("chunk", "batch"), [(100, 32), (7, 64), (1_000, 1)])
+def test_every_event_comes_once_in_full_batches(buffer: int, chunk: int, batch: int) -> None:
+    batches = list(shuffled_batches(_chunks(3_001, chunk), batch, buffer, seed=1))
+    ids = np.concatenate([b[0] for b in batches])
+    assert sorted(ids.tolist()) == list(range(3_001))
+    assert all(np.array_equal(b[1], b[0] * 2.0) for b in batches)  # rows stay together
+    sizes = [len(b[0]) for b in batches]
+    assert all(s == batch for s in sizes[:-1]) and 0 < sizes[-1] <= batch
+    if buffer == 0:
+        assert np.array_equal(ids, np.arange(3_001))  # no buffer: stream order
+
+
+def test_the_order_is_a_function_of_the_seed() -> None:
+    def order(seed: int) -> np.ndarray:
+        return np.concatenate([b[0] for b in shuffled_batches(_chunks(2_000, 100), 50, 500, seed)])
+
+    assert np.array_equal(order(3), order(3))
+    assert not np.array_equal(order(3), order(4))
+
+
+def test_events_from_different_files_meet_in_batches() -> None:
+    """File a (ids < 1000) then file b: with a buffer of 1,000 events, batches mix them."""
+    batches = list(shuffled_batches(_chunks(2_000, 100), 50, 1_000, seed=0))
+    mixed = [b for b in batches if (b[0] < 1_000).any() and (b[0] >= 1_000).any()]
+    assert len(mixed) >= 5, len(mixed)
+    ids = np.concatenate([b[0] for b in batches])
+    # far from stream order; no event is delivered before it could have been read (at most the
+    # buffer and a chunk ahead; events may wait longer, as in any shuffle buffer)
+    assert np.corrcoef(ids, np.arange(len(ids)))[0, 1] < 0.95
+    assert np.max(ids - np.arange(len(ids))) <= 1_000 + 100
+
+
+def test_the_lookahead_is_bounded_by_the_buffer_and_a_chunk() -> None:
+    seen: list[int] = []
+    first = next(shuffled_batches(_chunks(100_000, 100, seen), 32, 1_000, seed=0))
+    assert len(first[0]) == 32
+    assert sum(seen) <= 1_000 + 100
+
+
+def test_bad_sizes_are_refused() -> None:
+    with pytest.raises(ValueError, match="batch_size 0"):
+        next(shuffled_batches(_chunks(10, 5), 0, 10, seed=0))
