@@ -990,7 +990,12 @@ def make_sweep(outputs: Path) -> Path:
     trials = make_study(outputs)
     sweep = trials.parent
     spec = _merge(BASE_SPEC, {"model": {"dropout": 0.4}})
-    record = {**spec, "sweep": {"method": "random", "metric": "val_auc", "direction": "auto"}}
+    space = {
+        "model.dropout": {"type": "float", "low": 0.05, "high": 0.5, "log": True, "step": None},
+        "model.hidden": {"type": "choice", "values": [[16], [32], [64]]},
+    }
+    sweep_block = {"method": "random", "metric": "val_auc", "direction": "auto", "space": space}
+    record = {**spec, "sweep": sweep_block}
     (sweep / layout.SWEEP_YAML).write_text(yaml.safe_dump(record, sort_keys=False))
     (sweep / layout.SWEEP_CSV).write_text(SWEEP_CSV_TEXT)
     best = "# best trial 1 of sweep study: val_auc 0.9\n# runs: 20260201-000000-t0001-000002\n"
@@ -1015,6 +1020,7 @@ def test_a_sweep_shows_its_trials_best_spec_and_direction(
     assert data["name"] == "study" and data["method"] == "random"
     assert data["metric"] == "val_auc" and data["better"] == "higher"  # auto: the catalogue's
     assert data["keys"] == ["model.dropout", "model.hidden"]
+    assert data["scales"] == {"model.dropout": "log", "model.hidden": "category"}
     assert [t["state"] for t in data["trials"]] == ["COMPLETE", "COMPLETE", "FAIL", "RUNNING"]
     assert [t["value"] for t in data["trials"]] == [0.8, 0.9, None, None]
     assert data["trials"][1]["runs"] == ["20260201-000000-t0001-000002"]
@@ -1028,6 +1034,18 @@ def test_a_sweep_shows_its_trials_best_spec_and_direction(
     run = {"folder": data["trials_folder"], "id": data["trials"][1]["runs"][0]}
     assert client.get("/api/run", params=run).json()["name"] == "t0001"
     assert client.get("/sweep", params={"folder": "study"}).status_code == 200
+
+
+def test_a_recorded_space_gives_each_keys_axis_scale() -> None:
+    space = {
+        "a": {"type": "int", "low": 1, "high": 64, "log": True, "step": 1},
+        "b": {"type": "float", "low": 0.0, "high": 1.0, "log": False, "step": None},
+        "c": {"type": "choice", "values": ["x", "y"]},
+        "d": 3,  # hand-edited junk: skipped
+        "e": {"type": "normal"},
+    }
+    assert payloads._scales(space) == {"a": "log", "b": "linear", "c": "category"}
+    assert payloads._scales(None) == {} and payloads._scales(["a"]) == {}
 
 
 def test_a_sweeps_direction_and_missing_files(client: TestClient, outputs: Path) -> None:

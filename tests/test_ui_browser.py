@@ -513,6 +513,39 @@ def test_a_sweep_page_shows_trials_history_and_best_spec(
         assert "higher is better" in (page_.text_content("#history-chart .ytitle") or "")
         # trial points and the best-so-far line
         assert page_.locator("#history-chart .scatterlayer .trace").count() == 2
+        # parallel coordinates: one SVG polyline per COMPLETE trial (not the failed or running
+        # one) over the axes model.dropout (log), model.hidden (categorical), val_auc
+        chart = "#parcoords-chart"
+        page_.wait_for_selector(f"{chart}[data-lines='2']", timeout=20_000)
+        assert page_.locator(f"{chart} canvas").count() == 0
+        drawn = page_.evaluate(
+            """(id) => { const gd = document.getElementById(id);
+            return { types: gd.data.map((t) => t.type), x: gd.data.map((t) => t.x),
+              y: Object.fromEntries(gd.data.map((t) => [t.meta, t.y])),
+              axes: gd.layout.xaxis.ticktext,
+              labels: gd.layout.annotations.map((a) => [a.x, a.y, a.text]) }; }""",
+            "parcoords-chart",
+        )
+        assert drawn["types"] == ["scatter", "scatter"]
+        assert drawn["x"] == [[0, 1, 2], [0, 1, 2]]
+        assert drawn["axes"] == ["model.dropout (log)", "model.hidden", "val_auc"]
+        # trial 1 (val_auc 0.9) is the best: 1 on the objective's axis; trial 0 (0.8) is 0;
+        # dropout 0.1 and 0.4 span the log axis; [32] and [64] are the two categories
+        assert drawn["y"] == {"0": [0, 0, 0], "1": [1, 1, 1]}
+        labels = drawn["labels"]
+        assert [0, 1, "0.4"] in labels and [0, 0.5, "0.2"] in labels  # log: 0.1·4^0.5 = 0.2
+        assert [1, 0, "[32]"] in labels and [1, 1, "[64]"] in labels
+        assert [2, 1, "0.9"] in labels and [2, 0, "0.8"] in labels
+        assert "<script>" not in str(labels)  # the failed trial's value is not on an axis
+        # plotly's drag layer covers the points: move the mouse onto trial 1's objective point
+        box = (
+            page_.locator(f"{chart} .scatterlayer .trace:nth-child(2) .point").nth(2).bounding_box()
+        )
+        assert box is not None
+        page_.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        page_.wait_for_selector(f"{chart} .hoverlayer .hovertext", timeout=5_000)
+        hover = page_.text_content(f"{chart} .hoverlayer") or ""
+        assert "trial 1" in hover and "[64]" in hover and "0.9" in hover
         page_.click("#trials tr[data-trial='1'] a")
         page_.wait_for_selector("#curve-0[data-points='5']", timeout=20_000)
         assert page_.inner_text("#run-id") == "study/trials/20260201-000000-t0001-000002"

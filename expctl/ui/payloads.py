@@ -486,17 +486,38 @@ def _number(text: str | None) -> float | None:
     return _finite(value)
 
 
+def _scales(space: Any) -> dict[str, str]:
+    """Each dimension of a recorded sweep space as `log`, `linear` or `category`; entries that
+    are not a dimension (a hand-edited file) are skipped."""
+    scales: dict[str, str] = {}
+    if not isinstance(space, dict):
+        return scales
+    for key, dim in space.items():
+        if not isinstance(dim, dict):
+            continue
+        if dim.get("type") == "choice":
+            scales[str(key)] = "category"
+        elif dim.get("type") in ("float", "int"):
+            scales[str(key)] = "log" if dim.get("log") is True else "linear"
+    return scales
+
+
 def sweep_detail(path: Path) -> dict[str, Any]:
     """A sweep directory's page: its trials (sweep.csv: state, value, duration, runs, host and
     the parameters, as written), the metric and the direction it was optimised in (sweep.yaml;
     `auto` is the catalogue's), and the best trial's spec (best.yaml: its comment lines, then
-    the spec as [dotted key, value] pairs). A missing or unreadable file is a warning."""
+    the spec as [dotted key, value] pairs). `scales` maps a swept key to its axis in the
+    parallel-coordinates plot, from sweep.yaml's space: `log`, `linear` or `category` (a choice);
+    a key the space does not describe is left out (the page then looks at the values). A missing
+    or unreadable file is a warning."""
     warnings: list[str] = []
     metric: str | None = None
     direction: str | None = None
     method: str | None = None
+    scales: dict[str, str] = {}
     try:
         recorded = read_spec_file(path / layout.SWEEP_YAML).get("sweep") or {}
+        scales = _scales(recorded.get("space"))
         metric = str(recorded.get("metric")) if recorded.get("metric") else None
         method = str(recorded.get("method")) if recorded.get("method") else None
         wanted = recorded.get("direction", "auto")
@@ -549,6 +570,7 @@ def sweep_detail(path: Path) -> dict[str, Any]:
         "better": direction,
         "method": method,
         "keys": keys,
+        "scales": {key: scales[key] for key in keys if key in scales},
         "trials": trials,
         "best": best,
         "has_trials": trials_dir.is_dir() and not trials_dir.is_symlink(),
