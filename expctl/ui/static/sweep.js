@@ -174,7 +174,7 @@
       line: { color: "#333", width: 1 }, layer: "below" }));
     const Plotly = await loadPlotly();
     await Plotly.react("parcoords-chart", traces, {
-      margin: { l: 50, r: 20, t: 20, b: 60 }, hovermode: "closest", annotations: annotations, shapes: shapes,
+      margin: { l: 50, r: 20, t: 20, b: 90 }, hovermode: "closest", annotations: annotations, shapes: shapes,
       xaxis: { tickvals: names.map((_, k) => k), ticktext: names.map((n, k) => plotText(n) + (axes[k].log ? " (log)" : "")),
         range: [-0.6, names.length - 0.6], showgrid: false, zeroline: false },
       yaxis: { range: [-0.05, 1.05], showticklabels: false, showgrid: false, zeroline: false },
