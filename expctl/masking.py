@@ -64,4 +64,18 @@ def with_password(url: str, password: str | None) -> str:
     return head + secret + url.strip()[found.end() :]
 
 
-__all__ = ["MASK", "is_masked", "mask", "mask_all", "mask_data", "with_password"]
+def connectable(url: str, password: str | None = None) -> str | None:
+    """The URL to connect with, `***` never sent as a password: `url` itself when its password is
+    not the mask; else with `password` when one is given (from the environment); else, for
+    PostgreSQL, without a password (the driver reads PGPASSWORD or ~/.pgpass); else None (the
+    caller refuses it, saying where the password can come from)."""
+    if not is_masked(url):
+        return url
+    if password:
+        return with_password(url, password)
+    if url.strip().startswith("postgresql"):
+        return with_password(url, None)
+    return None
+
+
+__all__ = ["MASK", "connectable", "is_masked", "mask", "mask_all", "mask_data", "with_password"]

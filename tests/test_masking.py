@@ -123,3 +123,15 @@ def test_a_missing_database_driver_names_the_extra_and_writes_nothing(
     assert "expctl[postgres]" in result.output and "alice:***@" in result.output
     assert SECRET not in result.output
     assert not out.exists()
+
+
+def test_connectable_never_sends_the_mask() -> None:
+    from expctl.masking import connectable
+
+    plain = "postgresql://u:pw@h/db"
+    assert connectable(plain) == plain and connectable(plain, "other") == plain
+    pg = "postgresql://u:***@h:5432/db"
+    assert connectable(pg, "s3cr@t") == "postgresql://u:s3cr%40t@h:5432/db"
+    assert connectable(pg) == "postgresql://u@h:5432/db"  # the driver reads PGPASSWORD
+    assert connectable("mysql+pymysql://u:***@h/db") is None
+    assert connectable("http://u:***@h:5000", "pw") == "http://u:pw@h:5000"

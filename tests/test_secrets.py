@@ -92,7 +92,7 @@ def _bad_urls(server: PgServer) -> list[tuple[str, str, list[str]]]:
         (
             "unknown scheme",
             server.url().replace("postgresql://", "postgres://"),
-            ["expected a URL starting with", "postgresql://", "did you mean postgresql://?"],
+            ["expected a URL starting with", "postgresql://", "did you mean 'postgresql://'?"],
         ),
         (
             "unreachable host",

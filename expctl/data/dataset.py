@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from expctl.data.memory import release_freed_memory
 from expctl.data.sources import load_table
 from expctl.data.table import Table
-from expctl.errors import DataError
+from expctl.errors import DataError, did_you_mean
 
 #: A numeric target with at most this many distinct integer values is taken as class labels.
 MAX_INFERRED_CLASSES = 20
@@ -290,8 +289,7 @@ def _head_columns(table: Table, heads: Sequence[Any], explicit_features: bool) -
             drop.append(names.index(head.target))
             continue
         choices = sorted({*available, *names})
-        close = difflib.get_close_matches(head.target, choices, n=1, cutoff=0.6)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        hint = did_you_mean(head.target, choices)
         raise DataError(
             f"model.heads: {head.name!r}: no column {head.target!r}{hint}; "
             f"columns: {', '.join(choices)}"

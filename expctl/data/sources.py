@@ -8,7 +8,6 @@ the column, before any run directory is created.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +17,7 @@ import numpy as np
 
 from expctl.data.files import check_npz_member, resolve_path
 from expctl.data.table import Table
-from expctl.errors import DataError
+from expctl.errors import DataError, did_you_mean
 
 Loader = Callable[[Any, Path, int], Table]
 SOURCES: dict[str, Loader] = {}
@@ -43,11 +42,6 @@ def load_table(data_spec: Any, base_dir: Path, seed: int) -> Table:
             f"data.source: unknown source {data_spec.source!r}; one of {', '.join(SOURCES)}"
         ) from None
     return loader(data_spec, base_dir, seed)
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 # -------------------------------------------------------------------------------------- built-in
@@ -228,7 +222,7 @@ def _weight_column(
         return names, None
     if spec.weight not in columns:
         raise DataError(
-            f"{path}: data.weight: no column {spec.weight!r}{_did_you_mean(spec.weight, columns)}; "
+            f"{path}: data.weight: no column {spec.weight!r}{did_you_mean(spec.weight, columns)}; "
             f"columns: {', '.join(columns)}"
         )
     if spec.features is not None and spec.weight in names:
@@ -249,7 +243,7 @@ def _from_columns(table: _Columns, spec: Any, path: Path) -> Table:
     columns = table.names
     if spec.target not in columns:
         raise DataError(
-            f"{path}: data.target: no column {spec.target!r}{_did_you_mean(spec.target, columns)}; "
+            f"{path}: data.target: no column {spec.target!r}{did_you_mean(spec.target, columns)}; "
             f"columns: {', '.join(columns)}"
         )
     names = (
@@ -259,7 +253,7 @@ def _from_columns(table: _Columns, spec: Any, path: Path) -> Table:
     )
     missing = [n for n in names if n not in columns]
     if missing:
-        hints = "".join(f"\n  {m!r}{_did_you_mean(m, columns)}" for m in missing)
+        hints = "".join(f"\n  {m!r}{did_you_mean(m, columns)}" for m in missing)
         raise DataError(
             f"{path}: data.features: no such column(s):{hints}\n  columns: {', '.join(columns)}"
         )
@@ -338,7 +332,7 @@ def _npz(spec: Any, base_dir: Path, seed: int) -> Table:
             for key, what in wanted:
                 if key not in names:
                     raise DataError(
-                        f"{path}: {what}: no array {key!r}{_did_you_mean(key, names)}; arrays: {', '.join(names)}"
+                        f"{path}: {what}: no array {key!r}{did_you_mean(key, names)}; arrays: {', '.join(names)}"
                     )
                 check_npz_member(archive, key, path)
         with np.load(path, allow_pickle=False) as npz:
@@ -432,7 +426,7 @@ def _h5_member(handle: Any, name: str, what: str, path: Path) -> Any:
         found: list[str] = []
         handle.visit(found.append)
         raise DataError(
-            f"{path}: {what}: no dataset or group {name!r}{_did_you_mean(name.strip('/'), found)}; "
+            f"{path}: {what}: no dataset or group {name!r}{did_you_mean(name.strip('/'), found)}; "
             f"the file holds: {', '.join(found) or 'nothing'}"
         )
     return handle[name]
@@ -505,7 +499,7 @@ def _root_tree(uproot: Any, path: Path, tree: str) -> Any:
     trees = [k.split(";")[0] for k, v in handle.classnames().items() if v.startswith(ROOT_TABLES)]
     if tree not in trees:
         raise DataError(
-            f"{path}: data.tree: no TTree {tree!r}{_did_you_mean(tree, trees)}; "
+            f"{path}: data.tree: no TTree {tree!r}{did_you_mean(tree, trees)}; "
             f"trees: {', '.join(trees) or 'none'}"
         )
     return handle[tree]
@@ -536,7 +530,7 @@ def _root(spec: Any, base_dir: Path, seed: int) -> Table:
         for branch in dict.fromkeys(wanted):
             if branch not in available:
                 raise DataError(
-                    f"{path}: data.files[{i}]: no branch {branch!r}{_did_you_mean(branch, available)}; "
+                    f"{path}: data.files[{i}]: no branch {branch!r}{did_you_mean(branch, available)}; "
                     f"branches: {', '.join(available)}"
                 )
         try:

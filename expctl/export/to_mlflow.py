@@ -13,7 +13,7 @@ from typing import Any
 
 from expctl.errors import BadInputError, ExpctlError
 from expctl.export.common import final_metrics, flatten, read_run
-from expctl.masking import is_masked, mask, with_password
+from expctl.masking import connectable, mask
 
 INSTALL_HINT = "install it with `uv sync --extra mlflow` (or `pip install 'expctl[mlflow]'`)"
 #: MLflow run status for each final status of a run directory.
@@ -54,13 +54,9 @@ def tracking_uri(uri: str) -> str:
     spec.yaml, best.yaml), with the password from MLFLOW_TRACKING_PASSWORD; without it a
     PostgreSQL URI loses its password (the driver reads PGPASSWORD, ~/.pgpass) and any other
     is refused (BadInputError): `***` is never sent as a password."""
-    if not is_masked(uri):
-        return uri
-    password = os.environ.get(PASSWORD_ENV)
-    if password:
-        return with_password(uri, password)
-    if uri.startswith("postgresql"):
-        return with_password(uri, None)
+    target = connectable(uri, os.environ.get(PASSWORD_ENV))
+    if target is not None:
+        return target
     raise BadInputError(
         f"MLflow URI {mask(uri)}: its password was recorded as *** (passwords are never "
         f"written); set {PASSWORD_ENV}, or give the URI with its password: "

@@ -7,7 +7,6 @@ argument), the full key path, what is allowed and, for a typo, the closest valid
 from __future__ import annotations
 
 import copy
-import difflib
 import os
 import re
 from dataclasses import dataclass
@@ -16,7 +15,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from expctl.errors import SpecError
+from expctl.errors import SpecError, did_you_mean
 from expctl.masking import mask_data
 from expctl.spec.schema import TAGGED, Spec
 from expctl.spec.yamlio import Document, Path, dotted, dump_yaml, parse_scalar, parse_yaml
@@ -188,7 +187,7 @@ def _describe(
     kind = err["type"]
     if kind == "extra_forbidden":
         allowed = sorted(model.model_fields) if model is not None else []
-        hint = _did_you_mean(str(path[-1]), allowed)
+        hint = did_you_mean(str(path[-1]), allowed)
         return f"{where}: {key}: unknown key{hint}; allowed here: {', '.join(allowed)}"
     if kind == "unknown_variant":
         tag = err["ctx"]["key"]
@@ -197,7 +196,7 @@ def _describe(
         where = _where((*path, tag), doc, origins)
         if given is None:
             return f"{where}: {dotted((*path, tag))}: required; one of {', '.join(registry)}"
-        hint = _did_you_mean(str(given), list(registry))
+        hint = did_you_mean(str(given), list(registry))
         return f"{where}: {dotted((*path, tag))}: unknown value {given!r}{hint}; one of {', '.join(registry)}"
     if kind == "missing":
         return f"{where}: {key}: required key missing"
@@ -207,7 +206,7 @@ def _describe(
         message += f" (got {given!r})"
     if kind == "literal_error":
         expected = re.findall(r"'([^']*)'", err["ctx"]["expected"])
-        message += _did_you_mean(str(given), expected)
+        message += did_you_mean(str(given), expected)
     return f"{where}: {key}: {message}"
 
 
@@ -229,11 +228,6 @@ def _where(path: Path, doc: Document, origins: dict[Path, str]) -> str:
         if origin_path[: len(path)] == path:
             return origin
     return doc.where(path)
-
-
-def _did_you_mean(word: str, choices: list[str]) -> str:
-    close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _clean_path(loc: tuple[Any, ...]) -> tuple[Path, type[BaseModel] | None]:

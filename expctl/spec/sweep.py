@@ -8,7 +8,6 @@ naming the file and line. This module imports no Optuna, numpy or Keras.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import os
 import re
@@ -19,7 +18,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from expctl.errors import SpecError
+from expctl.errors import SpecError, did_you_mean
 from expctl.evaluation import catalogue
 from expctl.spec.base import Bool, Float, Int, Section, tagged
 from expctl.spec.load import LoadedSpec, _parse_override, set_path, validate
@@ -278,8 +277,7 @@ def _describe(err: dict[str, Any], block: Any, doc: Document) -> str:
     if kind == "extra_forbidden":
         model = _model_at(loc, block)
         allowed = sorted(model.model_fields) if model is not None else []
-        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        hint = did_you_mean(str(loc[-1]), allowed)
         return f"{where}: {key}: unknown key{hint}; allowed here: {', '.join(allowed)}"
     if kind == "unknown_variant":
         return f"{where}: {key}.type: must be one of {', '.join(DIMENSIONS)}"

@@ -31,8 +31,8 @@ import optuna
 from optuna.storages import BaseStorage, RetryHeartbeatStaleTrialCallback
 from optuna.trial import FrozenTrial, TrialState
 
-from expctl.errors import BadInputError
-from expctl.masking import is_masked, mask, with_password
+from expctl.errors import BadInputError, did_you_mean
+from expctl.masking import connectable, is_masked, mask
 
 #: A trial is retried this many times when its worker dies (a trial that kills every worker that
 #: runs it, e.g. out of memory, stops being retried).
@@ -174,14 +174,14 @@ def _rdb(url: str, sweep_dir: Path) -> StorageInfo:
 
     shown = f"storage URL {mask(url)}"
     masked = is_masked(url)
-    if masked:
-        if not url.startswith("postgresql"):
-            raise BadInputError(
-                f"{shown}: its password is the mask *** that expctl prints, not a password; "
-                "give the real one (in the URL, or in EXPCTL_STORAGE to keep it off the "
-                "command line)"
-            )
-        url = with_password(url, None)
+    target = connectable(url)
+    if target is None:
+        raise BadInputError(
+            f"{shown}: its password is the mask *** that expctl prints, not a password; "
+            "give the real one (in the URL, or in EXPCTL_STORAGE to keep it off the "
+            "command line)"
+        )
+    url = target
     interval, grace = heartbeat_settings()
     try:
         storage = _rdb_storage(url, interval, grace)
@@ -252,17 +252,15 @@ def open_storage(url: str | None, sweep_dir: Path) -> StorageInfo:
     """The study's storage at `url` (`--storage` or EXPCTL_STORAGE; None: the journal file in
     `sweep_dir`). BadInputError (exit 2, the URL's password masked, what to fix) when it is not
     a storage URL or cannot be opened; nothing is written then."""
-    import difflib
-
     if not url:
         return _journal("", sweep_dir)
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in STORAGES:
-        close = difflib.get_close_matches(scheme, list(STORAGES), n=1)
+        schemes = [f"{s}://" for s in STORAGES]
         raise BadInputError(
             f"storage URL {mask(url)!r}: expected a URL starting with "
-            + ", ".join(f"{s}://" for s in STORAGES)
-            + (f" (did you mean {close[0]}://?)" if close and "://" in url else "")
+            + ", ".join(schemes)
+            + (did_you_mean(f"{scheme}://", schemes) if "://" in url else "")
             + "; e.g. postgresql://user:password@host:5432/db, sqlite:///sweep.db"
         )
     return STORAGES[scheme](url, sweep_dir)
