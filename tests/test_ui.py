@@ -32,6 +32,7 @@ pytest.importorskip("starlette", reason="the ui extra is not installed (uv sync 
 pytest.importorskip("httpx2", reason="starlette's TestClient needs httpx2 (the dev group)")
 
 from starlette.testclient import TestClient
+from uiserver import start_ui
 
 from expctl.ui import payloads, safety
 from expctl.ui.app import TOKEN_COOKIE, create_app
@@ -269,11 +270,13 @@ def test_new_runs_appear_and_finished_runs_are_served_from_memory(outputs: Path)
     first = payloads.runs_table(source)
     assert len(first["rows"]) == 6
     cached = dict(source._cache)
-    # completed and failed runs are kept; running and crashed ones are read every time
+    # completed, failed and crashed runs are kept (a crashed run changes only when it is resumed,
+    # which rewrites status.json); running ones are read every time
     assert sorted(p.name for p in cached) == [
         "20260101-000000-base-aaaaaa",
         "20260102-000000-wide-bbbbbb",
         "20260103-000000-bad-cccccc",
+        "20260104-000000-dead-dddddd",
         "20260106-000000-xss-ffffff",
     ]
     new = outputs / "20260107-000000-new-123456"
@@ -404,17 +407,20 @@ def test_ratio_reference_must_be_a_run_of_the_overlay(client: TestClient) -> Non
     assert alone["reference"] == BEST_BY_REJECTION and alone["curves"] == []
 
 
+@pytest.mark.parametrize("fmt", ["png", "pdf"])
 @pytest.mark.parametrize("hep", [False, True])
-def test_exported_png_equals_the_figure_expctl_roc_saves(
-    client: TestClient, outputs: Path, tmp_path: Path, hep: bool
+def test_exported_figure_equals_the_one_expctl_roc_saves(
+    client: TestClient, outputs: Path, tmp_path: Path, hep: bool, fmt: str
 ) -> None:
+    """Byte for byte, PDF too (saved without its creation date, so it is the same bytes twice)."""
     ids = [BEST_BY_REJECTION, "20260101-000000-base-aaaaaa"]
-    params = [("run", i) for i in ids] + [("hep", "1" if hep else "0"), ("format", "png")]
+    params = [("run", i) for i in ids] + [("hep", "1" if hep else "0"), ("format", fmt)]
     answer = client.get("/api/roc/figure", params=params)
-    assert answer.status_code == 200 and answer.headers["content-type"] == "image/png"
+    assert answer.status_code == 200
+    assert answer.headers["content-type"] == ("image/png" if fmt == "png" else "application/pdf")
     stem = "rejection_overlay" if hep else "roc_overlay"
-    assert f'filename="{stem}.png"' in answer.headers["content-disposition"]
-    out = tmp_path / "cli.png"
+    assert f'filename="{stem}.{fmt}"' in answer.headers["content-disposition"]
+    out = tmp_path / f"cli.{fmt}"
     args = ["roc", *(str(outputs / i) for i in ids), "--out", str(out)] + (["--hep"] if hep else [])
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -604,28 +610,12 @@ def test_a_busy_port_is_exit_2(tmp_path: Path) -> None:
     assert f"cannot listen on 127.0.0.1:{port}" in result.output and "--port 0" in result.output
 
 
-def _start(outputs: Path, *args: str) -> tuple[subprocess.Popen[str], str]:
-    """`expctl ui OUTPUTS --port 0 ARGS` in a subprocess; the process and its first URL line."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "expctl", "ui", str(outputs), "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        cwd=ROOT,
-    )
-    assert process.stdout is not None
-    lines = [process.stdout.readline(), process.stdout.readline()]
-    url = next((line.split()[1] for line in lines if line.startswith("open ")), None)
-    assert url is not None, lines
-    return process, url
-
-
 def test_server_prints_its_url_and_loads_no_tensorflow(outputs: Path) -> None:
     """The real server (uvicorn) answers on the printed URL; then, in a fresh interpreter, every
     route is served without TensorFlow or Keras being imported (matplotlib only for the export)."""
     import httpx2 as httpx
 
-    process, url = _start(outputs)
+    process, url = start_ui(outputs)
     try:
         assert url.startswith("http://127.0.0.1:")
         answer = httpx.get(url + "api/runs", timeout=30)
@@ -661,7 +651,7 @@ print(",".join(m for m in heavy if m in sys.modules))
 def test_other_hosts_print_a_token_once(outputs: Path) -> None:
     import httpx2 as httpx
 
-    process, url = _start(outputs, "--host", "0.0.0.0")
+    process, url = start_ui(outputs, "--host", "0.0.0.0")
     try:
         assert url.startswith("http://0.0.0.0:") and "?token=" in url
         base, token = url.split("?token=")

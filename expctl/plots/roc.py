@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 #: After ten colours, cycle the line style so that overlaid curves stay distinguishable.
 _LINESTYLES = ("-", "--", "-.", ":")
+#: Signal efficiencies of the rejection ratio panel (the dashboard draws the same grid).
+RATIO_GRID_POINTS = 1001
 
 _EFFICIENCY_LABEL = r"signal efficiency $\varepsilon_S$ (true-positive rate)"
 
@@ -89,7 +91,7 @@ def rejection_ratio_figure(
     _legend_on_top(top, "upper right")
     _finish(top, title)
 
-    grid = np.linspace(0.0, 1.0, 1001)
+    grid = np.linspace(0.0, 1.0, RATIO_GRID_POINTS)
     log_rejections = [log_rejection_at(grid, curve) for curve in curves]
     bottom.axhline(1.0, linewidth=1.2, **_style(ref))
     shown: list[np.ndarray] = []

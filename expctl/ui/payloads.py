@@ -11,7 +11,6 @@ the exported figure is `expctl roc`'s (`expctl.views.roc.roc_figure_for`).
 from __future__ import annotations
 
 import csv
-import io
 import math
 import os
 import threading
@@ -22,7 +21,7 @@ from typing import Any
 from expctl.evaluation import catalogue
 from expctl.runs import layout
 from expctl.runs.specfile import read_spec_file
-from expctl.runs.store import FINAL_STATUSES
+from expctl.runs.store import CRASHED, FINAL_STATUSES
 from expctl.runs.view import RunView, find_runs
 from expctl.ui.safety import links_out
 from expctl.views.biasvar import SUMMARY_KEYS
@@ -43,6 +42,9 @@ from expctl.views.compare import (
 from expctl.views.grouping import parse_filter
 from expctl.views.table import Table, is_number, table_cells, value_text
 
+#: Runs whose row cannot change until their files do (a resume rewrites status.json).
+CACHEABLE = (*FINAL_STATUSES, CRASHED)
+
 #: Points of a curve sent to the browser (the exported figure draws every point).
 MAX_CURVE_POINTS = 2000
 #: Warnings sent with one answer (the rest are counted).
@@ -53,8 +55,6 @@ FIGURE_FORMATS = {"png": "image/png", "pdf": "application/pdf"}
 MAX_SWEEP_CSV_BYTES = 50_000_000
 #: sweep.csv's own columns (`expctl.sweep.outputs.FIXED_COLUMNS`); the others are the parameters.
 SWEEP_FIXED_COLUMNS = ("trial", "state", "value", "duration_s", "run", "host")
-#: Resamples of the exported figure's AUC interval: `expctl roc`'s default, so the figures match.
-EXPORT_BOOTSTRAP = 200
 
 
 # ----------------------------------------------------------------------------------- the runs
@@ -111,7 +111,7 @@ class RunsSource:
             rows = load_run(path, found.append)
             runs += rows
             warnings += found
-            if rows and all(r.status.get("status") in FINAL_STATUSES for r in rows):
+            if rows and all(r.status.get("status") in CACHEABLE for r in rows):
                 with self._lock:
                     self._cache[path] = (stamp, rows, found)
         with self._lock:
@@ -238,7 +238,7 @@ def _finite(value: Any) -> Any:
 def history_payload(view: RunView) -> dict[str, Any]:
     """history.csv as columns and rows of numbers (an empty cell is null)."""
     rows = view.history
-    columns = list(rows[0]) if rows else []
+    columns = view.history_columns
     return {
         "columns": columns,
         "rows": [[_finite(row.get(c, math.nan)) for c in columns] for row in rows],
@@ -364,11 +364,6 @@ def roc_overlay(paths: Sequence[Path], reference: str | None = None) -> dict[str
     return {"curves": out, "ratio": ratio, "warnings": warnings}
 
 
-#: Signal efficiencies of the ratio panel: the grid of `expctl roc --hep`'s ratio panel
-#: (`expctl.plots.rejection_ratio_figure`), so the browser shows the numbers the figure draws.
-RATIO_GRID_POINTS = 1001
-
-
 def rejection_ratios(curves: Sequence[Any], reference: int = 0) -> dict[str, Any] | None:
     """Each curve's background rejection over the reference curve's, on a common grid of signal
     efficiencies, computed as the ratio panel of `expctl roc --hep` computes it (from every point
@@ -382,6 +377,8 @@ def rejection_ratios(curves: Sequence[Any], reference: int = 0) -> dict[str, Any
 
     if not curves:
         return None
+    from expctl.plots.roc import RATIO_GRID_POINTS
+
     grid = np.linspace(0.0, 1.0, RATIO_GRID_POINTS)
     logs = [log_rejection_at(grid, {"fpr": c.fpr, "tpr": c.tpr}) for c in curves]
     out = []
@@ -467,12 +464,10 @@ def score_distributions(paths: Sequence[Path]) -> dict[str, Any]:
 def roc_figure_bytes(paths: Sequence[Path], *, hep: bool, fmt: str) -> bytes:
     """The figure `expctl roc RUN... [--hep] --out F.<fmt>` saves, as bytes (nothing is written):
     `expctl.views.roc.roc_figure_for`, with the CLI's default bootstrap."""
-    from expctl.views.roc import roc_figure_for
+    from expctl.views.roc import figure_bytes, roc_figure_for
 
-    figure, _ = roc_figure_for(paths, hep, bootstrap=EXPORT_BOOTSTRAP)
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format=fmt)
-    return buffer.getvalue()
+    figure, _ = roc_figure_for(paths, hep)
+    return figure_bytes(figure, fmt)
 
 
 # ---------------------------------------------------------------------------------- a sweep
@@ -584,12 +579,10 @@ def is_sweep(path: Path) -> bool:
 
 
 __all__ = [
-    "EXPORT_BOOTSTRAP",
     "FIGURE_FORMATS",
     "MAX_CURVE_POINTS",
     "MAX_SWEEP_CSV_BYTES",
     "MAX_WARNINGS",
-    "RATIO_GRID_POINTS",
     "SCORE_BINS",
     "SWEEP_FIXED_COLUMNS",
     "RunsSource",

@@ -127,6 +127,10 @@ def default_figure_path(runs: Sequence[Path], hep: bool) -> Path:
     return layout.plot_path(runs[0], name)
 
 
+#: Bootstrap resamples of each AUC's 68% interval (the figure's legend).
+DEFAULT_BOOTSTRAP = 200
+
+
 def roc(
     run_dirs: Sequence[Path],
     *,
@@ -134,7 +138,7 @@ def roc(
     efficiencies: Sequence[float] = DEFAULT_WORKING_POINTS,
     signal: str | None = None,
     background: str | None = None,
-    bootstrap: int = 200,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
     out: Path | None = None,
 ) -> RocView:
     """Draw the ROC curves of `run_dirs` on one figure (HEP rejection with `hep`) and measure them.
@@ -156,7 +160,7 @@ def roc_figure_for(
     *,
     signal: str | None = None,
     background: str | None = None,
-    bootstrap: int = 200,
+    bootstrap: int = DEFAULT_BOOTSTRAP,
 ) -> tuple[Figure, list[Curve]]:
     """The figure `expctl roc RUN... [--hep]` draws (unsaved) and its curves.
 
@@ -186,15 +190,33 @@ def _save(figure: Figure, path: Path) -> None:
     from expctl.runs import atomic_save
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_save(path, lambda tmp: figure.savefig(tmp))
+    fmt = path.suffix.lstrip(".").lower() or "png"
+    atomic_save(path, lambda tmp: _savefig(figure, tmp, fmt))
+
+
+def figure_bytes(figure: Figure, fmt: str) -> bytes:
+    """The bytes `_save` writes for `figure` as `fmt` (png, pdf, svg), without a file."""
+    import io
+
+    buffer = io.BytesIO()
+    _savefig(figure, buffer, fmt)
+    return buffer.getvalue()
+
+
+def _savefig(figure: Figure, target: Any, fmt: str) -> None:
+    """Saved the same way each time: a PDF without its creation date is the same bytes twice."""
+    metadata = {"CreationDate": None} if fmt == "pdf" else None
+    figure.savefig(target, format=fmt, metadata=metadata)
 
 
 __all__ = [
+    "DEFAULT_BOOTSTRAP",
     "DEFAULT_WORKING_POINTS",
     "FIGURE_SUFFIXES",
     "Curve",
     "RocView",
     "default_figure_path",
+    "figure_bytes",
     "roc",
     "roc_curves",
     "roc_figure_for",
