@@ -25,7 +25,7 @@ def _columns(n: int, seed: int) -> dict[str, np.ndarray]:
     return {
         "pt": rng.exponential(50.0, n).astype(np.float32) + 1e4,  # a large offset
         "eta": rng.normal(0.0, 1.5, n).astype(np.float32),
-        "mass": rng.normal(80.0, 10.0, n).astype(np.float32),
+        "mass": rng.normal(80.0, 10.0, n),  # float64: the features stay float64, as in memory
         "label": (rng.uniform(size=n) > 0.4).astype(np.int64),
         "w": rng.uniform(0.5, 1.5, n),
     }
@@ -72,7 +72,7 @@ def _in_memory(spec: StreamedFiles) -> dict[str, np.ndarray]:
             with uproot.open(file.path) as fh:
                 cols = fh["Events"].arrays(library="np")
         n = len(cols["pt"])
-        xs.append(np.stack([cols[f] for f in FEATURES], axis=1).astype(np.float32))
+        xs.append(np.stack([cols[f] for f in FEATURES], axis=1))  # numpy's promotion: float64
         ys.append(np.full(n, file.label) if file.label is not None else cols["label"])
         ws.append(cols["w"])
         splits.append(hash_split(file.key, np.arange(n), spec.seed, spec.val, spec.test))
@@ -101,7 +101,7 @@ def test_the_scan_equals_numpy_on_the_whole_files(spec: StreamedFiles, rows: int
     assert result.counts == {k: int(np.sum(ref["split"] == c)) for k, c in codes.items()}
     assert sum(result.counts.values()) == len(ref["y"])
     train = ref["split"] == TRAIN
-    assert result.classes == sorted(np.unique(ref["y"][train]).tolist())
+    assert result.classes == sorted(np.unique(ref["y"]).tolist())  # every event's, as in memory
     mean, std = result.standardization()
     ref_mean, ref_std = standardization(ref["x"][train])
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
@@ -121,6 +121,7 @@ def test_each_split_delivers_its_events_whatever_the_chunks_and_file_order(
         )
         parts = list(split_chunks(reordered, split, rows=rows))
         assert all(len(p.entries) <= rows for p in parts)
+        assert all(p.x.dtype == np.float64 for p in parts)  # one column is float64
         got = {
             (p.key, int(e)): (x.tolist(), y, w)
             for p in parts

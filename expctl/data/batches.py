@@ -8,7 +8,8 @@ alone (the chunks arrive in a fixed order), so an epoch's batches are reproducib
 (seed = f(run seed, epoch)) — what `resume` and `verify` need. With `buffer=0` the events come in
 stream order: no shuffling.
 
-Memory: the pool (`buffer` events) and one chunk. Mixing: events that are up to `buffer` apart
+Memory: about three times the pool (`buffer` events and a chunk) while it is permuted (the
+pool, its concatenation and the permuted copy). Mixing: events that are up to `buffer` apart
 in the stream can meet in one batch, so the buffer should span several chunks and, with
 per-file sorting (signal files, then background), several files' worth of chunks: or the caller
 interleaves the files' chunks.

@@ -2,18 +2,19 @@
 
 A reader yields `Chunk`s of at most `rows` events holding the named columns, in file order, with
 the entry number of each chunk's first event, so that what depends on an event's identity (the
-split, `expctl.data.chunked.hash_split`) does not depend on the chunk size. Nothing is read
-beyond the chunk in hand: memory is bounded by `rows` x the columns asked for.
+split, `expctl.data.chunked.hash_split`) does not depend on the chunk size. Memory is bounded
+by `rows` x the columns asked for, except Parquet, which reads a whole row group at a time.
 
 - Parquet: by row group (a large row group in slices of `rows`), through pyarrow;
 - HDF5: slices of 1-D column datasets in a group, of a compound (table) dataset, or of named
   datasets such as `x` (n, features) and `y` (n,), through h5py;
-- ROOT: `TTree.iterate` by entry ranges, through uproot; a file's constant label as a column;
+- ROOT: entry ranges of the tree, through uproot (a sample's constant label is added by
+  `expctl.data.stream`);
 - CSV: pandas' chunked reader (`chunksize`), only the named columns.
 
 A missing file or column is `DataError` before the first chunk (exit 2); a file that turns out to
 be truncated or corrupt part-way is `ChunkReadError`, naming the file and the row group or entry
-range that could not be read, after the chunks before it were delivered.
+range that could not be read, after the chunks before it were delivered (tested for Parquet).
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ split, its reader's options and, for ROOT samples, a constant label) and the col
 `scan` reads everything once and returns `ScanResult`: the events in each split, the classes
 seen, and the training split's exact standardisation constants (`expctl.data.chunked`).
 `split_chunks` then delivers one split's events again, chunk by chunk, in file order, as
-`Part`s of float32 features, targets and weights. Which split an event is in depends only on
+`Part`s of features (in the file's precision, as in memory), targets and weights. Which split an event is in depends only on
 (file key, entry, seed), never on the chunk size, the file order or how many readers there are.
 
 Nothing here holds more than a chunk of events; the caller decides how chunks become batches
@@ -23,6 +23,7 @@ import numpy as np
 
 from expctl.data.chunked import TEST, TRAIN, VAL, RunningMoments, hash_split
 from expctl.data.readers import READERS
+from expctl.data.sources import feature_dtype
 from expctl.errors import DataError
 
 SPLITS = {"train": TRAIN, "val": VAL, "test": TEST}
@@ -63,7 +64,8 @@ class StreamedFiles:
 
 @dataclass(frozen=True)
 class Part:
-    """Events of one chunk: features (n, f) float32, targets (n,), weights or None, where they
+    """Events of one chunk: features (n, f) (float32, or float64 when a column is wider, as in
+    memory), targets (n,), weights or None, where they
     came from (file key, entry numbers) and their split codes (chunked.TRAIN, VAL, TEST)."""
 
     key: str
@@ -80,7 +82,8 @@ class Part:
 
 @dataclass
 class ScanResult:
-    """What one pass over every file found."""
+    """What one pass over every file found: events per split, the classes of every event, the
+    training split's moments."""
 
     counts: dict[str, int]
     classes: list[Any]
@@ -101,7 +104,9 @@ def _parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
     for file in spec.files:
         for chunk in reader(file.path, file.key, spec.columns(file), rows, **dict(file.options)):
             n = len(chunk)
-            x = np.empty((n, len(spec.features)), dtype=np.float32)
+            # as the file is read in memory: float32 when every column fits it, else float64
+            dtype = feature_dtype(chunk.columns[name].dtype for name in spec.features)
+            x = np.empty((n, len(spec.features)), dtype=dtype)
             for j, name in enumerate(spec.features):
                 x[:, j] = chunk.columns[name]
             if file.label is not None:
@@ -123,9 +128,10 @@ def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:
     for part in _parts(spec, rows):
         for name, code in SPLITS.items():
             counts[name] += int(np.count_nonzero(part.split == code))
-        train = part.select(part.split == TRAIN)
-        moments.update(train.x)
-        classes.update(np.unique(train.y).tolist())
+        # the constants from the training split, in the file's precision; the classes from
+        # every event (as in memory: a class seen only in val or test is still a class)
+        moments.update(part.x[part.split == TRAIN])
+        classes.update(np.unique(part.y).tolist())
     return ScanResult(counts, sorted(classes), moments)
 
 
