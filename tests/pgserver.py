@@ -16,6 +16,10 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import yaml
+from conftest import TINY
 
 PASSWORD = "pg-S3cret-9x"
 USER = "expctl"
@@ -132,3 +136,23 @@ def can_rename_host() -> bool:
         ["unshare", "-u", "sh", "-c", "hostname expctl-probe"], capture_output=True, check=False
     )
     return done.returncode == 0
+
+
+#: The 2x3 grid the multi-host tests share (6 points) and its points as sweep.csv writes them.
+GRID23 = {
+    "model.hidden": {"type": "choice", "values": [[4], [8]]},
+    "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
+}
+GRID23_POINTS = {(h, l2) for h in ("[4]", "[8]") for l2 in ("0.0", "0.0001", "0.001")}
+
+
+def write_grid23(path: Path, name: str, **sections: Any) -> Path:
+    """A tiny spec named `name` sweeping GRID23 (val_loss), `sections` replacing TINY's."""
+    data = {
+        **TINY,
+        "name": name,
+        **sections,
+        "sweep": {"method": "grid", "metric": "val_loss", "space": GRID23},
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

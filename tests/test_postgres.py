@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import TINY
-from pgserver import PASSWORD, PgServer, can_rename_host
+from pgserver import GRID23_POINTS, PASSWORD, PgServer, can_rename_host, write_grid23
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -49,20 +49,7 @@ def _sweep(spec: Path, url: str, out: Path, *extra: str) -> subprocess.Popen[str
 
 @pytest.mark.slow  # two processes train a 2x3 grid (smoke-sized): about a minute on 2 cores
 def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> None:
-    spec = tmp_path / "grid.yaml"
-    data = {
-        **TINY,
-        "name": "grid23",
-        "sweep": {
-            "method": "grid",
-            "metric": "val_loss",
-            "space": {
-                "model.hidden": {"type": "choice", "values": [[4], [8]]},
-                "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
-            },
-        },
-    }
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    spec = write_grid23(tmp_path / "grid.yaml", "grid23")
     hosts = [tmp_path / "host-a", tmp_path / "host-b"]
     # both start at the same instant: whichever creates the study enqueues the grid, once (the
     # study lock in the database; before it, both enqueued it about 1 time in 5)
@@ -90,7 +77,7 @@ def test_two_hosts_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> 
         rows = [r for r in csv.DictReader(fh)]
     complete = [r for r in rows if r["state"] == "COMPLETE"]
     points = {(r["model.hidden"], r["model.l2"]) for r in complete}
-    expected = {(h, l2) for h in ("[4]", "[8]") for l2 in ("0.0", "0.0001", "0.001")}
+    expected = GRID23_POINTS
     # the grid was enqueued once (by whichever host came first): six trials in all
     assert len(rows) == 6 and len(complete) == 6 and points == expected, rows
     assert {r["run"] for r in complete} == {name for name in trained}

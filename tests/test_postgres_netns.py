@@ -24,9 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import TINY
-from pgserver import PASSWORD, USER, PgServer, reason_unavailable, start_server
+from pgserver import (
+    GRID23_POINTS,
+    PASSWORD,
+    USER,
+    PgServer,
+    reason_unavailable,
+    start_server,
+    write_grid23,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -152,22 +159,13 @@ def test_two_hosts_in_network_namespaces_share_a_grid(tmp_path: Path) -> None:
     reason = reason_unavailable() or _reason_no_namespaces()
     if reason:
         pytest.skip(reason)
-    spec = tmp_path / "grid.yaml"
-    data = {
-        **TINY,
-        "name": "netns23",
-        "data": {"source": "jets", "n_samples": 2000},
-        "train": {**TINY["train"], "epochs": 6},  # a few seconds a trial: both hosts get work
-        "sweep": {
-            "method": "grid",
-            "metric": "val_loss",
-            "space": {
-                "model.hidden": {"type": "choice", "values": [[4], [8]]},
-                "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
-            },
-        },
-    }
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    # a few seconds a trial: both hosts get work
+    spec = write_grid23(
+        tmp_path / "grid.yaml",
+        "netns23",
+        data={"source": "jets", "n_samples": 2000},
+        train={**TINY["train"], "epochs": 6},
+    )
     procs: list[subprocess.Popen[str]] = []
     with namespaces(["host-a", "host-b"]) as hosts:
         server = start_server(listen=",".join(["127.0.0.1", *(h.server for h in hosts)]))
@@ -213,7 +211,7 @@ def test_two_hosts_in_network_namespaces_share_a_grid(tmp_path: Path) -> None:
     with open(tmp_path / last.name / "netns23" / "sweep.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     points = sorted((r["model.hidden"], r["model.l2"]) for r in rows if r["state"] == "COMPLETE")
-    expected = sorted((h, l2) for h in ("[4]", "[8]") for l2 in ("0.0", "0.0001", "0.001"))
+    expected = sorted(GRID23_POINTS)
     # each point of the grid ran exactly once, by one host or the other
     assert len(rows) == 6 and points == expected, rows
     # sweep.csv's host column names the host whose folder holds the run directory

@@ -14,9 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
 from conftest import TINY
-from pgserver import PASSWORD, can_rename_host
+from pgserver import GRID23_POINTS, PASSWORD, can_rename_host, write_grid23
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "experiments" / "slurm" / "sweep.sbatch"
@@ -89,22 +88,13 @@ def _task(
 def test_two_array_tasks_share_a_grid_on_postgresql(postgres: str, tmp_path: Path) -> None:
     url = postgres.replace(f":{PASSWORD}@", "@")  # the password from PGPASSWORD, as recommended
     assert PASSWORD not in url
-    spec = tmp_path / "grid.yaml"
-    data = {
-        **TINY,
-        "name": "slurmgrid",
-        "data": {"source": "jets", "n_samples": 2000},
-        "train": {**TINY["train"], "epochs": 6},  # a few seconds a trial: both tasks get work
-        "sweep": {
-            "method": "grid",
-            "metric": "val_loss",
-            "space": {
-                "model.hidden": {"type": "choice", "values": [[4], [8]]},
-                "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
-            },
-        },
-    }
-    spec.write_text(yaml.safe_dump(data, sort_keys=False))
+    # a few seconds a trial: both tasks get work
+    spec = write_grid23(
+        tmp_path / "grid.yaml",
+        "slurmgrid",
+        data={"source": "jets", "n_samples": 2000},
+        train={**TINY["train"], "epochs": 6},
+    )
     nodes = ["node-a", "node-b"] if can_rename_host() else [None, None]
     # what slurmd sets for task i of array job 4242 (job ids 4243, 4244), submitted from ROOT
     common = {
@@ -150,7 +140,7 @@ def test_two_array_tasks_share_a_grid_on_postgresql(postgres: str, tmp_path: Pat
     with open(reader / "sweep.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     points = sorted((r["model.hidden"], r["model.l2"]) for r in rows if r["state"] == "COMPLETE")
-    expected = sorted((h, l2) for h in ("[4]", "[8]") for l2 in ("0.0", "0.0001", "0.001"))
+    expected = sorted(GRID23_POINTS)
     # each point of the grid ran exactly once, by one task or the other
     assert len(rows) == 6 and points == expected, rows
     assert sorted(r["run"] for r in rows) == sorted(trained[0] + trained[1])

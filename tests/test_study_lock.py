@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from conftest import TINY
 from optuna.trial import TrialState
+from pgserver import GRID23
 
 from expctl.spec.sweep import Document, sweep_from_dict
 from expctl.sweep.locks import SHARED_LOCKS, kind, lock_key, shared_across_hosts, study_lock
@@ -28,16 +29,12 @@ from expctl.sweep.space import Space
 from expctl.sweep.storage import open_storage
 from expctl.sweep.study import Outcome, load_study, open_study, worker_loop
 
-GRID = {
-    "model.hidden": {"type": "choice", "values": [[4], [8]]},
-    "model.l2": {"type": "choice", "values": [0.0, 1.0e-4, 1.0e-3]},
-}
 RANDOM = {"model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}
 
 
 def _data(method: str, trials: int | None = None) -> dict[str, Any]:
     sweep: dict[str, Any] = {"method": method, "metric": "val_loss"}
-    sweep["space"] = GRID if method == "grid" else RANDOM
+    sweep["space"] = GRID23 if method == "grid" else RANDOM
     if trials is not None:
         sweep["trials"] = trials
     return {**TINY, "sweep": sweep}
