@@ -1000,6 +1000,18 @@ def test_sweep_csv_columns_are_the_sweeps() -> None:
     assert payloads.SWEEP_FIXED_COLUMNS == FIXED_COLUMNS
 
 
+def test_a_multitask_sweeps_direction_knows_its_heads(tmp_path: Path) -> None:
+    """`auto` on `val_<head>_auc` is the direction the sweep optimised in: the catalogue knows the
+    head from the base spec recorded in sweep.yaml (without the heads it has no direction)."""
+    sweep = tmp_path / "mt"
+    sweep.mkdir()
+    block = {"method": "random", "metric": "val_signal_auc", "direction": "auto", "space": {}}
+    for heads, better in (([{"name": "signal", "target": "label"}], "higher"), ([], None)):
+        record = {**BASE_SPEC, "model": {"type": "mlp", "heads": heads}, "sweep": block}
+        (sweep / layout.SWEEP_YAML).write_text(yaml.safe_dump(record, sort_keys=False))
+        assert payloads.sweep_detail(sweep)["better"] == better
+
+
 def test_a_sweep_shows_its_trials_best_spec_and_direction(
     client: TestClient, outputs: Path
 ) -> None:

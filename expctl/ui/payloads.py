@@ -511,7 +511,8 @@ def sweep_detail(path: Path) -> dict[str, Any]:
     method: str | None = None
     scales: dict[str, str] = {}
     try:
-        recorded = read_spec_file(path / layout.SWEEP_YAML).get("sweep") or {}
+        doc = read_spec_file(path / layout.SWEEP_YAML)
+        recorded = doc.get("sweep") or {}
         scales = _scales(recorded.get("space"))
         metric = str(recorded.get("metric")) if recorded.get("metric") else None
         method = str(recorded.get("method")) if recorded.get("method") else None
@@ -519,7 +520,9 @@ def sweep_detail(path: Path) -> dict[str, Any]:
         if wanted in ("maximize", "minimize"):
             direction = "higher" if wanted == "maximize" else "lower"
         elif metric is not None:
-            direction = catalogue.direction(metric)
+            # the base spec's multitask heads, so that val_<head>_auc is known (as the sweep did)
+            heads = [h.get("name") for h in (doc.get("model") or {}).get("heads") or []]
+            direction = catalogue.direction(metric, [h for h in heads if isinstance(h, str)])
     except (ValueError, AttributeError) as exc:
         warnings.append(str(exc))
     keys: list[str] = []
