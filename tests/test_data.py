@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from expctl.data.chunked import TRAIN, hash_split
 from expctl.data import infer_task, prepare
 from expctl.errors import DataError
 from expctl.spec import spec_from_dict
@@ -168,7 +169,9 @@ def test_relative_paths_fall_back_to_the_data_dir(
     with pytest.raises(DataError, match="set EXPCTL_DATA_DIR"):
         prepare(spec, spec_dir, 0)
     monkeypatch.setenv("EXPCTL_DATA_DIR", str(data_dir))
-    assert len(prepare(spec, spec_dir, 0).train) == 120
+    # the file's events split by identity: (the path as the spec names it, entry, seed)
+    codes = hash_split("events.csv", np.arange(len(_frame()), dtype=np.uint64), 0, 0.2, 0.2)
+    assert len(prepare(spec, spec_dir, 0).train) == int(np.sum(codes == TRAIN)) == 121
 
 
 def test_parquet(tmp_path: Path) -> None:

@@ -1,6 +1,8 @@
 """The lean in-memory data path (issue 15): the same numbers as before, with fewer copies.
 
-The known values below were recorded with the code before the lean path (commit 306f28e):
+The known values below were recorded with the code before the lean path (commit 306f28e), the
+file sources' (csv, parquet, hdf5, root) again when their split became the event-identity split
+that streamed runs share (issue 15; every other case unchanged):
 the data fingerprint (sha256 of every split's x, y, w and head targets, `expctl.data.fingerprint`)
 and the standardisation constants of `prepare` for each source, and the whole metrics.json of a
 few small runs. A change in the split, the dtype or values of any array, the standardisation or
@@ -191,12 +193,12 @@ CASES: dict[str, dict[str, Any]] = {
 #: recorded before the lean path: (data fingerprint, sha256 of the standardisation mean and std)
 EXPECTED: dict[str, tuple[str, str]] = {
     "csv": (
-        "sha256:141755a6814ba15350485f67fbf17cdb92c2f9c4ae5e9d8ddcae22b4602cd459",
-        "4a8be918ba493b3a527fc85738dc71053ec61b536282f25a52026125c98dd4a6",
+        "sha256:cac50b0901342a67434a498f56e7fb4da41ffeae157d65e0c2ffbdf6fcc6dbcf",
+        "1824d8d104b4cded8c878360a568c7c392870744ba05d58c63b10fe67c2f1237",
     ),
     "csv_regression": (
-        "sha256:2227ea850c95a3bfa8aec560ec1eb41c7a6b5fdf74cd219bc86f9b9da2cef4de",
-        "ec0203d80b46e9f73eacaf8d1e4a1e088af9aae37f76f1db4015d69bf1d4fbd6",
+        "sha256:e3cb18f35070e235b5330c952d5dc2290a185aa0be5f828d06cf7b716f942336",
+        "b3803f3bd9eaabd31c8bda726eafb99f773378d940048f546b0da64f7725990c",
     ),
     "digits": (
         "sha256:f07d6e4dcf0ed94c3a9f4dbbc50c4dbeebe71cc39cc22f2b8b4253edc3db59fd",
@@ -207,12 +209,12 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "bb69716d4436397769f92ca79322f2744116d92ca7e7c70005fa802c62d6022e",
     ),
     "hdf5_arrays": (
-        "sha256:2a68e6bdd1bd7f6e28f74eb1af8fae12f6cb0f0435e9d78cd19d8958e02c3558",
-        "b701adabfdd1cfe43f730b528e00245ddfe27adcffcb20505ded5de7281d9927",
+        "sha256:5cfae58ead189910df4df05651c197ead33f0c87ec13cf86ec452835afcffc9c",
+        "5d1022ec223715aa5c7f47dd659532db052f02d3f7d0c96b897c5450bf1dcb23",
     ),
     "hdf5_table": (
-        "sha256:482ec9961d7719f860dbdf65d35c917c1316c03f02fb512d81c126d6144579d7",
-        "c674c4eb47b9ac86931574ac7f19e7f882d19af5236dced29a83c0cfbe426bc6",
+        "sha256:0f524e74ec80006959ce4d9d3a26d971550fa1f0f0ccf9a499ba1edb0e14e4f5",
+        "aecee688818d075d684233a296053696f9c17ab620e421df4b5eb837e3e206b8",
     ),
     "jets": (
         "sha256:46145b7761b58aba74d173ec80120f6d899f5578d26daa9905446decd2937f27",
@@ -231,48 +233,48 @@ EXPECTED: dict[str, tuple[str, str]] = {
         "6196251076a7405bdd126b6f3b603e556c603cb152dd3fe5f65b718fbbac13bc",
     ),
     "parquet_features_subsample": (
-        "sha256:faed741b2f9af57c5862e882df41c1444b670cb7f9cac57d7e17f00b2ab7faa5",
-        "992f66927764914586af959b11b413ba5f358fdd16f6ddac3b6e940e9eb90404",
+        "sha256:f5bfcb3acfdc7b58751faddf9985365a9126abbd6201cb95979d1e8855ef020d",
+        "e0df1abe3a4268fc2cd9b1f655d42fadd23b4cac51b02ef69187df6d25b1bdaf",
     ),
     "parquet_float32": (
-        "sha256:83240fc54c086cdbd53a932c94720edf0b0e3e61bd778101fa723ced65bea8e4",
-        "f92a8cae56e5b543ddd114b45b98b89ee745bfff2f0580e3731ed42a07218a4b",
+        "sha256:b7cd689d19b3ff10d9380e9be35e7595e1a856979f0fd943204a4651dc13c765",
+        "9673d4737b7cc117aa5f95eb74d536558ea0be903aa1f854589c3402aa46c2c3",
     ),
     "parquet_float32_nan_drop": (
-        "sha256:b17d3ffde087fc5d4f43275c216d5be6b69f8e02dd32108e2acffe906cab802c",
-        "297c616be65690cae31c5646346644fc1632461484c861ae997c715d33337ce2",
+        "sha256:35f8eb3fb74272ef72750ca9fc2fcdf6d5488ea3c92b72df2f5b9dcdfd045120",
+        "87196cb6e829a5c893ad925e865b35938cd1f2503893c525f9373308e7ab177f",
     ),
     "parquet_float32_nan_mean": (
-        "sha256:93fafb8d2bd14a8bd74b6cd05bc64cd8f6bfaf5f77a73ebacf6e0d818ac2a4f8",
-        "9cf7f8e8ad6288595b4a230140107d788b366b1bdf93570a380bdb73bece23f0",
+        "sha256:334af8f8aeb4c076bd3873435be6f37335f461b9c82e35bd05104862ea7bb028",
+        "31c999df75018ff35465d94168b80a25902847c3626b2356b037b90358814921",
     ),
     "parquet_mixed_weighted": (
-        "sha256:36ea1106c5c8220f71b97972f46994799f35c1132b9f4d73709af3d52d962489",
-        "793d9b0244d1899967aa8825eaa08ab96b6543eba68f3278a1f1dad906a3a85c",
+        "sha256:e45b8eccaa47c278de977180e91673a5c45f24d73952e7ea85b805f9af17618e",
+        "c900f441f2d853bb75bd167add2dc195bfc3680512a331ae4dee35e96ba82087",
     ),
     "parquet_nan_drop": (
-        "sha256:073aacfedbb02e544c32d9cc919c6e2f3fdff3ed65837d7b93a89f2b115a2dec",
-        "838b34814f27f638a88dc6ccf26fc72dbcc2e4eb12f2f37c617e45c820b8d700",
+        "sha256:559e9d451ef3b5e759f34618184045600ee9fe02aaacaeb19ec2746ad1c389d1",
+        "8c1de6ed6deb22bfd894f22208e380670df29904220d9ffcf293bc512a5ed580",
     ),
     "parquet_nan_mean": (
-        "sha256:faab647e9709c7dff82d7e77c4c7a67ddca08e461d383bc4a805a7e801a2be36",
-        "27ce5b3350f35eb553d85e1854f2506b3ba9ded90d8e903e58ff4616aa7457eb",
+        "sha256:6d2961ae503038c957ac5f88e2a80078660c9efdb5a6a92fbf2f7478c49547f3",
+        "94af55b51a52fca3e393e76c07e2fe27ce4f75c017443cfc2b6529ba68edafce",
     ),
     "parquet_nan_zero": (
-        "sha256:399c61b5cb57d9c9a7318c2b9d15998a7ce6de36137679b7a000ad0857b4a8c5",
-        "353cde0fa878d4ca12dfae2345294e944078518ec66012448c74097832108c61",
+        "sha256:4234667eb5c9d1990692dee6bd9eea14b6a16366da5cdf0bd8306d5101fc7ff3",
+        "286193fa2cb789a687d24a2a75ecf5ba020099082bfcbf072bf15d73d174ee4d",
     ),
     "parquet_strings_unstandardized": (
-        "sha256:05a653dd5f5ca8c2af2483925cf9ddb5159422a7c9c4c5ccdd72dacddb68abef",
+        "sha256:0247eedf4e3e76b034d5af01b20f43f5370aa3ddccbbf08b2c7086ed2c54c399",
         "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
     ),
     "root_float32_features": (
-        "sha256:5ec422618cd1a911ffa70b506916ca53ef953f8619fee25e6a9bc6c6f920cf73",
-        "48b462058056246a05d72c5ba2ae9832783f5356d74d5befef7fd6d4f42b0c3e",
+        "sha256:a8a55ca11db051fc9bcf3b8b5e5caa3b2e2e308c69f2f563c79a3a5243763db8",
+        "3134ca374ac9b25d86d8e4c0dfc3f7bc6ca2f55b2c9aab8bea161a9ec8c2c0ce",
     ),
     "root_two_files": (
-        "sha256:cb8dfc43db9413a3e7f271eb6f344e6dd7cfae202df0f29e06864dd2052f1c4c",
-        "a9f6a8cee34683635c035b6b7236d59b7306c79ce69b90ee883f6b29ba46cd36",
+        "sha256:c4517cadf56c5561a07abc4ce12356831cf201247843bf2476fe39720a54fe45",
+        "b5cd4e76d0629e5fd4daf2f0bb88802614c3530407bab52f3d82a432ae698a10",
     ),
 }
 

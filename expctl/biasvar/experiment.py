@@ -125,7 +125,7 @@ def plan_points(
         loaded = load_spec(spec_path, extra)
         data_key = json.dumps(loaded.spec.data.model_dump(mode="json"), sort_keys=True)
         if data_key not in checked:  # a scan of model/train keys reads the data once
-            checked[data_key] = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed)
+            checked[data_key] = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False)
         dataset = checked[data_key]
         check_against_data(loaded, dataset)
         if len(dataset.train) < 2:
@@ -308,7 +308,7 @@ def _dataset_info(point: Point) -> dict[str, Any]:
     from expctl.data.polynomial import TRUTHS
 
     spec = point.loaded.spec
-    dataset = prepare(spec.data, point.loaded.base_dir, spec.seed)
+    dataset = prepare(spec.data, point.loaded.base_dir, spec.seed, stream=False)
     info: dict[str, Any] = {
         "task": dataset.task,
         "n_classes": dataset.n_classes,

@@ -15,6 +15,7 @@ agree exactly:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -58,6 +59,28 @@ def hash_split(
     out[u < test + val] = VAL
     out[u < test] = TEST
     return out
+
+
+def identity_split(
+    segments: Sequence[tuple[str, int]], seed: int, val: float, test: float
+) -> np.ndarray:
+    """`hash_split` of every event of files read whole, one after the other: `segments` are
+    (file key, events) in row order (`expctl.data.table.Table.segments`)."""
+    parts = [hash_split(key, np.arange(n, dtype=np.uint64), seed, val, test) for key, n in segments]
+    return np.concatenate(parts) if parts else np.empty(0, dtype=np.int8)
+
+
+def label_flips(
+    file_key: str, entries: np.ndarray, seed: int, fraction: float, n_classes: int
+) -> np.ndarray:
+    """data.label_noise by event identity: 0 for an event whose label stays, else the k in
+    1..K-1 added to its class modulo K (another class, uniformly). An event is flipped when a
+    number fixed by (file key, entry, seed) is below `fraction`, so about that fraction of the
+    training events are, the same ones in memory and streamed."""
+    u = uniform(file_key + "\0label-noise", entries, seed)
+    shift = uniform(file_key + "\0label-class", entries, seed)
+    k = 1 + np.minimum((shift * (n_classes - 1)).astype(np.int64), n_classes - 2)
+    return np.where(u < fraction, k, 0)
 
 
 @dataclass

@@ -1,9 +1,11 @@
 """From a raw table to train/validation/test arrays ready for Keras.
 
 The task is declared or inferred from the target; class labels are encoded 0..K-1 in sorted order
-(for a binary task the larger label, e.g. 1 = signal, is the positive class). The split is
-stratified for classification and seeded; standardisation statistics come from the training split
-only, so nothing about validation or test events leaks into training.
+(for a binary task the larger label, e.g. 1 = signal, is the positive class). Generated data are
+split stratified for classification and seeded; events read from files (csv, parquet, hdf5,
+root) are split by their identity, a pure function of (file, entry, seed) that a streamed run
+(`expctl.data.streamed`) computes the same way. Standardisation statistics come from the training
+split only, so nothing about validation or test events leaks into training.
 """
 
 from __future__ import annotations
@@ -76,6 +78,11 @@ class Dataset:
     @property
     def n_features(self) -> int:
         return self.train.x.shape[1]
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The shape of one event: (features,) or (height, width, channels)."""
+        return tuple(self.train.x.shape[1:])
 
     @property
     def n_classes(self) -> int:
@@ -171,18 +178,19 @@ def _finite_rows(features: np.ndarray) -> np.ndarray:
     return keep
 
 
-def _drop_non_finite(table: Table) -> tuple[Table, int]:
-    """data.nan: drop — the events with a NaN or infinite feature are left out (before the split)."""
+def _drop_non_finite(table: Table) -> tuple[Table, np.ndarray | None]:
+    """data.nan: drop — the events with a NaN or infinite feature are left out (before the
+    split); also which rows were kept (None: all)."""
     keep = _finite_rows(table.features)
     if keep.all():
-        return table, 0
+        return table, None
     return dataclasses.replace(
         table,
         features=table.features[keep],
         target=table.target[keep],
         weight=table.weight[keep] if table.weight is not None else None,
         columns={k: v[keep] for k, v in table.columns.items()},
-    ), int((~keep).sum())
+    ), np.flatnonzero(keep)
 
 
 def _fill(value: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Callable[..., Any]:
@@ -262,6 +270,51 @@ def flip_labels(
     # adding 1..K-1 modulo K moves each chosen label to a different class, uniformly
     out[chosen] = (y[chosen] + rng.integers(1, n_classes, n_flip)) % n_classes
     return out, n_flip
+
+
+class _Identity:
+    """Which file and entry each event of a file source comes from (`Table.segments`, the rows
+    left after data.nan: drop and data.n_samples): what fixes its split and its label noise,
+    the same in memory as when streamed (`expctl.data.chunked`)."""
+
+    def __init__(self, segments: Sequence[tuple[str, int]], rows: np.ndarray | None) -> None:
+        self.segments = tuple(segments)
+        self.starts = np.cumsum([0, *(n for _, n in self.segments)])
+        total = int(self.starts[-1])
+        self.rows = np.arange(total) if rows is None else np.asarray(rows)
+
+    def _by_file(self, index: np.ndarray) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+        """(file key, positions in `index`, entries) for the events `index` of each file."""
+        row = self.rows[index]
+        which = np.searchsorted(self.starts, row, side="right") - 1
+        for f, (key, _) in enumerate(self.segments):
+            at = np.flatnonzero(which == f)
+            if len(at):
+                yield key, at, (row[at] - self.starts[f]).astype(np.uint64)
+
+    def split(self, seed: int, fractions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from expctl.data.chunked import TEST, TRAIN, VAL, hash_split
+
+        codes = np.empty(len(self.rows), dtype=np.int8)
+        for key, at, entries in self._by_file(np.arange(len(self.rows))):
+            codes[at] = hash_split(key, entries, seed, fractions.val, fractions.test)
+        out = tuple(np.flatnonzero(codes == c) for c in (TRAIN, VAL, TEST))
+        if not len(out[0]) or not len(out[2]):
+            raise DataError(
+                f"cannot split {len(self.rows)} events into train/val/test "
+                f"({fractions.train:g}/{fractions.val:g}/{fractions.test:g}): a split is empty"
+            )
+        return out  # type: ignore[return-value]
+
+    def flip(
+        self, y: np.ndarray, index: np.ndarray, n_classes: int, fraction: float, seed: int
+    ) -> tuple[np.ndarray, int]:
+        from expctl.data.chunked import label_flips
+
+        shift = np.zeros(len(index), dtype=np.int64)
+        for key, at, entries in self._by_file(index):
+            shift[at] = label_flips(key, entries, seed, fraction, n_classes)
+        return (y + shift) % n_classes, int(np.count_nonzero(shift))
 
 
 def _plain(values: tuple[Any, ...]) -> list[Any]:
@@ -403,7 +456,15 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
         if len(table.target) != len(table.features):
             raise DataError("features and target have different numbers of events")
         policy = getattr(data_spec, "nan", "error")
-        table, dropped = _drop_non_finite(table) if policy == "drop" else (table, 0)
+        segments = table.segments
+        # the file row of each event left (None: every row, in order): its identity
+        rows: np.ndarray | None = None
+        if policy == "drop":
+            n_read = len(table.target)
+            table, rows = _drop_non_finite(table)
+            dropped = n_read - len(table.target)
+        else:
+            dropped = 0
         if policy in ("error", "drop"):
             _check_features(table)
         features, target, weight = table.features, table.target, table.weight
@@ -416,6 +477,7 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
             )
             features, target = features[keep], target[keep]
             weight = weight[keep] if weight is not None else None
+            rows = keep if rows is None else rows[keep]
             if heads:
                 table = dataclasses.replace(
                     table, columns={k: v[keep] for k, v in table.columns.items()}
@@ -424,11 +486,22 @@ def _from_table(table: Table, data_spec: Any, data_seed: int, heads: Sequence[An
             data_spec = data_spec.model_copy(update={"task": heads[0].task})
         task = data_spec.task if data_spec.task != "auto" else infer_task(target)
         y, classes = _encode(target, task, table.target_name)
-        train, val, test = _split_indices(y, task, data_spec.split, data_seed)
+        identity = _Identity(segments, rows) if segments else None
+        if identity is not None:  # a file: the split of each event fixed by (file, entry, seed)
+            train, val, test = identity.split(data_seed, data_spec.split)
+        else:
+            train, val, test = _split_indices(y, task, data_spec.split, data_seed)
         y_train = y[train]
         flipped = 0
         if data_spec.label_noise > 0 and classes is not None:
-            y_train, flipped = flip_labels(y_train, len(classes), data_spec.label_noise, data_seed)
+            if identity is not None:
+                y_train, flipped = identity.flip(
+                    y_train, train, len(classes), data_spec.label_noise, data_seed
+                )
+            else:
+                y_train, flipped = flip_labels(
+                    y_train, len(classes), data_spec.label_noise, data_seed
+                )
         filled = 0
         if policy in FILLS:
             features, filled = FILLS[policy](features, train)

@@ -18,6 +18,8 @@ def data_fingerprint(dataset: Dataset) -> str:
     Recorded in the run's data record; `expctl resume` and `expctl verify` refuse a run whose data, prepared
     again from its spec, no longer give the same arrays.
     """
+    if getattr(dataset, "streamed", False):  # computed while scanning the files
+        return str(dataset.fingerprint)  # type: ignore[attr-defined]
     digest = hashlib.sha256()
     for name in ("train", "val", "test"):
         split = getattr(dataset, name)

@@ -283,6 +283,7 @@ def _from_columns(table: _Columns, spec: Any, path: Path) -> Table:
         description=f"{spec.source}: {path}",
         weight=weight,
         origin=str(path),
+        segments=((spec.path, len(target)),),
         columns={
             c: table.array(c)
             for c in columns
@@ -484,6 +485,7 @@ def _hdf5(spec: Any, base_dir: Path, seed: int) -> Table:
         description=f"hdf5: {path}",
         weight=None if w is None else w.astype(np.float64),
         origin=str(path),
+        segments=((spec.path, len(y)),),
     )
 
 
@@ -582,4 +584,5 @@ def _root(spec: Any, base_dir: Path, seed: int) -> Table:
         description=f"root: {len(target)} events of {spec.tree} from {files}",
         weight=weight,
         origin=str(paths[0]) if len(paths) == 1 else "",
+        segments=tuple((e.path, len(p[names[0]])) for e, p in zip(spec.files, parts, strict=True)),
     )

@@ -52,6 +52,8 @@ class StreamedFiles:
     seed: int = 0
     val: float = 0.2
     test: float = 0.2
+    #: events per read (data.chunk_size)
+    rows: int = 65_536
 
     def columns(self, file: StreamedFile) -> list[str]:
         wanted = [*self.features]
@@ -95,7 +97,8 @@ class ScanResult:
         return self.moments.standardization()
 
 
-def _parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
+def parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
+    """Every event of every file, chunk by chunk, in file order, with its split code."""
     if spec.source not in READERS:
         raise DataError(
             f"data.source {spec.source!r} cannot be streamed; can: {', '.join(READERS)}"
@@ -125,7 +128,7 @@ def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:
     counts = dict.fromkeys(SPLITS, 0)
     classes: set[Any] = set()
     moments = RunningMoments()
-    for part in _parts(spec, rows):
+    for part in parts(spec, rows):
         for name, code in SPLITS.items():
             counts[name] += int(np.count_nonzero(part.split == code))
         # the constants from the training split, in the file's precision; the classes from
@@ -139,7 +142,7 @@ def split_chunks(spec: StreamedFiles, split: str, rows: int = 65_536) -> Iterato
     """The events of `split` ('train', 'val' or 'test'), chunk by chunk, in file order."""
     if split not in SPLITS:
         raise ValueError(f"split {split!r}: one of {', '.join(SPLITS)}")
-    for part in _parts(spec, rows):
+    for part in parts(spec, rows):
         mine = part.select(part.split == SPLITS[split])
         if len(mine.entries):
             yield mine

@@ -25,3 +25,7 @@ class Table:
     columns: dict[str, np.ndarray] = field(default_factory=dict)
     #: the file the events come from (named in data errors); "" for generated data
     origin: str = ""
+    #: file sources: (file key, events) per file in row order, the key being the file's path as
+    #: the spec names it; an event's identity (key, entry) fixes its split
+    #: (`expctl.data.chunked.hash_split`), in memory as when streamed. () for generated data.
+    segments: tuple[tuple[str, int], ...] = ()

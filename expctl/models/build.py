@@ -75,7 +75,7 @@ def build_model(model_spec: Any, dataset: Any) -> Any:
     """The uncompiled keras.Model for a spec's `model` section and a prepared Dataset."""
     import keras
 
-    inputs = keras.Input(shape=dataset.train.x.shape[1:], name="features")  # (d,) or (h, w, c)
+    inputs = keras.Input(shape=dataset.input_shape, name="features")  # (d,) or (h, w, c)
     x = inputs
     if model_spec.type in RAW_INPUT_STAGES:
         x = RAW_INPUT_STAGES[model_spec.type](model_spec, x)

@@ -9,6 +9,7 @@ and `after_run`.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import traceback
 import warnings
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from expctl import interrupts
-from expctl.data import Dataset, prepare
+from expctl.data import Dataset, is_streamed, prepare
 from expctl.data.fingerprint import data_record
 from expctl.errors import Interrupted, RunFailedError, SpecError
 from expctl.evaluation.metrics import UndefinedMetricWarning
@@ -132,6 +133,8 @@ def _run(loaded: LoadedSpec, output_dir: Path, echo: Echo, hooks: RunHooks) -> R
         run_dir = RunDir.create(Path(output_dir), spec.name)
         started = time.perf_counter()
         run_dir.start(spec.name, __version__)
+        if is_streamed(dataset):
+            echo(dataset.extra["streamed"]["reason"])
         echo(
             f"run {run_dir.id}: {dataset.description}; task {dataset.task}; "
             f"{len(dataset.train)}/{len(dataset.val)}/{len(dataset.test)} train/val/test events"
@@ -216,10 +219,10 @@ def train_and_evaluate(
                 "diverged", time.perf_counter() - started, error=reason, training=training
             )
             raise RunFailedError(f"run {run_dir.path} {reason}")
-        metrics, head_scores, figures = _evaluate(model, dataset, spec, training)
+        metrics, test, head_scores, figures = _evaluate(model, dataset, spec, training)
         atomic_write_json(run_dir.file(layout.METRICS), metrics)
         layout.write_predictions(
-            run_dir.file(layout.PREDICTIONS), _prediction_arrays(dataset, head_scores)
+            run_dir.file(layout.PREDICTIONS), _prediction_arrays(dataset, test, head_scores)
         )
         atomic_save(run_dir.file(layout.MODEL), lambda tmp: model.save(tmp))
         if hooks.plots:
@@ -270,32 +273,39 @@ def _fit(
 
 def _evaluate(
     model: Any, dataset: Dataset, spec: Any, training: dict[str, Any]
-) -> tuple[dict[str, Any], dict[str, np.ndarray], dict[str, Any]]:
+) -> tuple[dict[str, Any], Any, dict[str, np.ndarray], dict[str, Any]]:
     """The run's metrics (test metrics, then `training`, heads, techniques, diagnostics), the
-    test scores by head, and the figures to draw (name -> function drawing it)."""
+    test split's targets and weights, its scores by head, and the figures to draw (name ->
+    function drawing it)."""
     from expctl.plots.run_figures import binary_figures, multiclass_figures
     from expctl.training.predict import (
         head_metrics,
         main_head,
         main_scores,
-        predict_heads,
         technique_metrics,
     )
 
-    test, threshold = dataset.test, spec.evaluate.threshold
-    head_scores = predict_heads(model, dataset, test.x)
+    threshold = spec.evaluate.threshold
+    test, head_scores = _test_scores(model, dataset)
     scores = main_head(dataset, head_scores)
     metrics = {**evaluate(dataset.task, test.y, scores, threshold, test.w), **training}
     if dataset.heads:
         # the main (first) head's metrics stay at the top level, for list/compare/roc
         metrics["heads"] = head_metrics(dataset, head_scores, threshold)
-    metrics.update(technique_metrics(model, dataset, spec, metrics))
+    if is_streamed(dataset):  # what needs the test features: a bounded sample of them
+        sampled = dataclasses.replace(dataset, test=dataset.sample("test", STREAMED_SAMPLE))
+        metrics.update(technique_metrics(model, sampled, spec, metrics))
+    else:
+        metrics.update(technique_metrics(model, dataset, spec, metrics))
     figures: dict[str, Any] = {}
     if dataset.task == "binary":
         from expctl.evaluation.tasks import binary_diagnostics
 
-        train_scores = main_scores(model, dataset, dataset.train.x)
-        train_y = dataset.train.y
+        train = dataset.sample("train", STREAMED_SAMPLE) if is_streamed(dataset) else dataset.train
+        if len(train) < len(dataset.train):
+            metrics["overtraining_sample"] = len(train)
+        train_scores = main_scores(model, dataset, train.x)
+        train_y = train.y
         metrics.update(
             binary_diagnostics(test.y, scores, test.w, train_y, train_scores, threshold, spec.seed)
         )
@@ -312,20 +322,46 @@ def _evaluate(
         )
     elif dataset.task == "multiclass":
         figures = multiclass_figures(spec.name, metrics, dataset.classes)
-    return metrics, head_scores, figures
+    return metrics, test, head_scores, figures
 
 
-def _prediction_arrays(dataset: Dataset, head_scores: dict[str, np.ndarray]) -> dict[str, Any]:
+#: Streamed runs: events of the training split scored for the overtraining test and figure,
+#: and of the test split for the techniques' metrics (FGSM, adversarial), at most about this many.
+STREAMED_SAMPLE = 100_000
+
+
+def _test_scores(model: Any, dataset: Any) -> tuple[Any, dict[str, np.ndarray]]:
+    """The test split's targets and weights (a `Split`) and its scores by head; a streamed test
+    split is read and scored chunk by chunk, only its targets, weights and scores kept."""
+    from expctl.data import Split
+    from expctl.training.predict import predict_heads
+
+    if not is_streamed(dataset):
+        return dataset.test, predict_heads(model, dataset, dataset.test.x)
+    ys, ws, scores = [], [], []
+    for _, batch in dataset.parts("test"):
+        ys.append(batch.y)
+        if batch.w is not None:
+            ws.append(np.asarray(batch.w, dtype=np.float64))
+        scores.append(predict_heads(model, dataset, batch.x)[""])
+    x = np.zeros((0, dataset.n_features), dtype=np.float32)
+    test = Split(x, np.concatenate(ys), np.concatenate(ws) if ws else None)
+    return test, {"": np.concatenate(scores)}
+
+
+def _prediction_arrays(
+    dataset: Dataset, test: Any, head_scores: dict[str, np.ndarray]
+) -> dict[str, Any]:
     """The run's predictions: y_true, y_score (the main head), and with several heads
     `y_true_<head>`, `y_score_<head>` for each; weight and classes when the data have them."""
     from expctl.training.predict import main_head
 
-    arrays: dict[str, Any] = {"y_true": dataset.test.y, "y_score": main_head(dataset, head_scores)}
+    arrays: dict[str, Any] = {"y_true": test.y, "y_score": main_head(dataset, head_scores)}
     for h in dataset.heads:
-        arrays[f"y_true_{h.name}"] = dataset.test.targets[h.name]
+        arrays[f"y_true_{h.name}"] = test.targets[h.name]
         arrays[f"y_score_{h.name}"] = head_scores[h.name]
-    if dataset.test.w is not None:
-        arrays["weight"] = dataset.test.w
+    if test.w is not None:
+        arrays["weight"] = test.w
     if dataset.classes is not None:
         arrays["classes"] = np.asarray([str(c) for c in dataset.classes])
     return arrays

@@ -64,7 +64,8 @@ def stored_spec(view: RunView) -> tuple[LoadedSpec, dict[str, Any]]:
 def same_data(loaded: LoadedSpec, record: dict[str, Any], run_path: Path) -> Dataset:
     """The dataset prepared again from the stored spec; BadInputError if it is not the one trained on."""
     spec = loaded.spec
-    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.heads)
+    streamed = "streamed" in record  # as the run was, whatever this machine's memory
+    dataset = prepare(spec.data, loaded.base_dir, spec.seed, spec.heads, stream=streamed)
     check_against_data(loaded, dataset)
     recorded = record.get("fingerprint")
     if not recorded:

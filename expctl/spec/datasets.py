@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import (
+    ByteSize,
     Field,
     model_validator,
 )
@@ -87,7 +88,31 @@ class DigitsData(DataCommon):
         return "image" if self.images else "table"
 
 
-class TableFile(DataCommon):
+class Streaming(Section):
+    """Keys of the sources that can be read in chunks instead of whole (docs/data.md)."""
+
+    stream: Literal["auto"] | Bool = Field(
+        "auto",
+        description="true: read the files chunk by chunk (bounded memory); auto: when the data "
+        "would not fit data.memory_budget; false: always in memory",
+    )
+    memory_budget: ByteSize | None = Field(
+        None,
+        description="e.g. 8GB or 512MiB: with stream: auto, larger data are streamed; "
+        "default half of the machine's RAM",
+    )
+    chunk_size: Int = Field(
+        65_536, ge=1, le=10_000_000, description="events per read when streaming"
+    )
+    shuffle_buffer: Int = Field(
+        1_000_000,
+        ge=0,
+        le=100_000_000,
+        description="events mixed across chunks and files when streaming (0: file order)",
+    )
+
+
+class TableFile(DataCommon, Streaming):
     """A table on disk: one row per event, one column per feature."""
 
     path: str = Field(
@@ -126,7 +151,7 @@ class NpzData(DataCommon):
     n_samples: Int | None = Field(None, ge=50)
 
 
-class Hdf5Data(DataCommon):
+class Hdf5Data(DataCommon, Streaming):
     """An HDF5 file (h5py): a table (`table` + `target`), or feature and target arrays (`x`, `y`).
 
     A table is a compound dataset (one field per column) or a group of equal-length 1-D datasets
@@ -191,7 +216,7 @@ class RootFile(Section):
     tree: str | None = Field(None, min_length=1, description="default: data.tree")
 
 
-class RootData(DataCommon):
+class RootData(DataCommon, Streaming):
     """TTrees of ROOT files read with uproot (`pip install 'expctl[root]'`).
 
     Branches are the features; the target is a branch (`target`) or each file's `label`, so a

@@ -42,17 +42,20 @@ def steps_per_execution(n_train: int, batch_size: int) -> int:
 
 
 def class_weights(
-    value: str | dict[int, float] | None, y: Any, n_classes: int
+    value: str | dict[int, float] | None, y: Any, n_classes: int, counts: Any = None
 ) -> dict[int, float] | None:
     """Keras' class_weight from the spec: `balanced` is n / (K · n_k) on the training labels
-    (scikit-learn's definition); a mapping gives its classes their weight and the others 1."""
+    (scikit-learn's definition), from `y` or from the training split's class `counts`; a
+    mapping gives its classes their weight and the others 1."""
     import numpy as np
 
     if value is None:
         return None
     if value == "balanced":
-        counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
-        return {k: float(len(y) / (n_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
+        if counts is None:
+            counts = np.bincount(np.asarray(y, dtype=np.int64), minlength=n_classes)
+        n = int(np.sum(counts))
+        return {k: float(n / (n_classes * c)) if c else 1.0 for k, c in enumerate(counts)}
     unknown = [k for k in value if k >= n_classes]
     if unknown:
         raise ValueError(
@@ -313,8 +316,12 @@ def _add_stops(callbacks: list[Any], stop_after: int | None) -> None:
 
 def _data(dataset: Any, train_spec: Any, seed: int) -> tuple[Any, Any]:
     """The training batches (an EpochBatches, reshuffled per epoch) and `fit`'s validation_data."""
-    from expctl.training.pipeline import EpochBatches, ordered_batches
+    from expctl.training.pipeline import EpochBatches, StreamedBatches, ordered_batches
 
+    if getattr(dataset, "streamed", False):
+        counts = dataset.train.class_counts
+        weights = class_weights(train_spec.class_weight, None, dataset.n_classes, counts)
+        return StreamedBatches.of(dataset, train_spec.batch_size, seed, train_spec.shuffle, weights)
     weights = class_weights(train_spec.class_weight, dataset.train.y, dataset.n_classes)
     train_w = event_weights(dataset.train, weights)
     validation = None

@@ -102,6 +102,108 @@ class EpochBatches:
         return _finish(data, self.steps)
 
 
+class StreamedBatches:
+    """A `tf.data.Dataset` of one epoch's batches of a streamed dataset, read from its files.
+
+    The batches come from `expctl.data.streamed.StreamedDataset.batches`: chunks read by a
+    background thread, mixed through a bounded shuffle buffer whose order is a function of
+    (seed, epoch), so a resumed run sees the uninterrupted run's batches. The epoch variable works
+    as `EpochBatches`' does; the number of batches is known from the scan.
+    """
+
+    def __init__(
+        self, data: Any, batch_size: int, seed: int, shuffle: bool, class_weight: Any
+    ) -> None:
+        import tensorflow as tf
+
+        self.data = data
+        self.n = len(data.train)
+        self.batch_size = int(batch_size)
+        self.steps = max(1, math.ceil(self.n / self.batch_size))
+        self.seed = int(seed)
+        self.shuffle = bool(shuffle)
+        self.epoch = tf.Variable(0, dtype=tf.int64, trainable=False, name="expctl_epoch")
+        self.weight = _streamed_weights(data, class_weight)
+
+    @classmethod
+    def of(
+        cls, data: Any, batch_size: int, seed: int, shuffle: bool, class_weight: Any
+    ) -> tuple[StreamedBatches, Any]:
+        """The training batches and the validation batches (in file order; None without)."""
+        batches = cls(data, batch_size, seed, shuffle, class_weight)
+        validation = None
+        if len(data.val):
+            validation = streamed_ordered(data, "val", batch_size, batches.weight)
+        return batches, validation
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch.assign(int(epoch))
+
+    def dataset(self) -> Any:
+        import tensorflow as tf
+
+        def epoch_batches(epoch: Any) -> Any:
+            seed = (self.seed, int(epoch)) if self.shuffle else None
+            yield from self.data.batches("train", self.batch_size, seed, self.weight)
+
+        signature = _signature(self.data, self.weight)
+        epochs = tf.data.Dataset.range(1).map(lambda _: self.epoch.read_value())
+        data = epochs.flat_map(
+            lambda e: tf.data.Dataset.from_generator(
+                epoch_batches, args=(e,), output_signature=signature
+            )
+        )
+        return _finish(data, self.steps)
+
+
+def streamed_ordered(data: Any, split: str, batch_size: int, weight: Any) -> Any:
+    """A streamed split's events in file order, in batches (validation)."""
+    import tensorflow as tf
+
+    def batches() -> Any:
+        yield from data.batches(split, batch_size, None, weight)
+
+    steps = max(1, math.ceil(len(getattr(data, split)) / batch_size))
+    out = tf.data.Dataset.from_generator(batches, output_signature=_signature(data, weight))
+    return _finish(out, steps)
+
+
+def _streamed_weights(data: Any, class_weight: Any) -> Any:
+    """Per batch: event weights times class weights as float32 (as `fit.event_weights`), or None."""
+    table = None
+    if class_weight is not None:
+        table = np.array([class_weight[k] for k in range(len(class_weight))])
+    if data.files.weight is None and table is None:
+        return lambda batch: None
+
+    def weight(batch: Any) -> np.ndarray:
+        w = np.ones(len(batch.y)) if batch.w is None else np.asarray(batch.w, dtype=np.float64)
+        if table is not None:
+            w = w * table[np.asarray(batch.y, dtype=np.int64)]
+        return w.astype(np.float32)
+
+    return weight
+
+
+def _signature(data: Any, weight: Any) -> Any:
+    import tensorflow as tf
+
+    y = tf.int64 if data.classes is not None else tf.float32
+    out = (
+        tf.TensorSpec((None, data.n_features), tf.float32),
+        tf.TensorSpec((None,), y),
+    )
+    probe = weight(_Probe())
+    return out + ((tf.TensorSpec((None,), tf.float32),) if probe is not None else ())
+
+
+class _Probe:
+    """A batch of no events: asks a weight function whether it gives weights."""
+
+    y = np.zeros(0, dtype=np.int64)
+    w = np.zeros(0)
+
+
 def ordered_batches(arrays: Any, batch_size: int) -> Any:
     """A `tf.data.Dataset` of `arrays` (an array or a structure of arrays) in order, in batches
     of `batch_size` (the last one partial): what Keras makes of arrays for `evaluate`/`predict`
