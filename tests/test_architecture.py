@@ -51,7 +51,8 @@ ALLOWED: dict[str, set[str]] = {
     "plots": {"errors", "evaluation"},
     "data": {"errors"},
     "runs": {"errors", "interrupts", "masking", "spec", "version"},
-    "export": {"errors", "masking", "runs"},
+    # export.onnx loads a run's model (models.io, safe mode) to convert it
+    "export": {"errors", "masking", "models", "runs"},
     "reports": {"errors", "export", "runs", "version"},
     "views": {"errors", "evaluation", "plots", "runs", "spec"},
     # the local dashboard (`expctl ui`): a read-only web server over views and run directories

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from expctl.data.chunked import TEST, TRAIN, VAL, RunningMoments, hash_split
-from expctl.data.readers import READERS
+from expctl.data.readers import READERS, Chunk
 from expctl.data.sources import feature_dtype
 from expctl.errors import DataError
 
@@ -105,7 +105,21 @@ def parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
         )
     reader = READERS[spec.source]
     for file in spec.files:
-        for chunk in reader(file.path, file.key, spec.columns(file), rows, **dict(file.options)):
+        options = dict(file.options)
+        columns = spec.columns(file)
+        table = options.pop("table", None) if spec.source == "hdf5" else None
+        if table is not None:  # the fields of an HDF5 table are read as "table/field"
+            columns = [f"{table}/{c}" for c in columns]
+        for chunk in reader(file.path, file.key, columns, rows, **options):
+            if table is not None:
+                chunk = Chunk(
+                    chunk.key,
+                    chunk.start,
+                    {
+                        name.removeprefix(f"{table}/"): values
+                        for name, values in chunk.columns.items()
+                    },
+                )
             n = len(chunk)
             # as the file is read in memory: float32 when every column fits it, else float64
             dtype = feature_dtype(chunk.columns[name].dtype for name in spec.features)
