@@ -14,12 +14,22 @@ from typing import TYPE_CHECKING, Any
 
 from expctl.version import __version__
 
-__all__ = ["Run", "__version__", "ablate", "biasvar", "compare", "load_run", "run", "sweep"]
+__all__ = [
+    "Run",
+    "__version__",
+    "ablate",
+    "biasvar",
+    "compare",
+    "load_run",
+    "predict",
+    "run",
+    "sweep",
+]
 
 if TYPE_CHECKING:
-    from expctl.api import Run, ablate, biasvar, compare, load_run, run, sweep
+    from expctl.api import Run, ablate, biasvar, compare, load_run, predict, run, sweep
 
-_API = ("Run", "ablate", "biasvar", "compare", "load_run", "run", "sweep")
+_API = ("Run", "ablate", "biasvar", "compare", "load_run", "predict", "run", "sweep")
 
 
 def __getattr__(name: str) -> Any:

@@ -8,6 +8,7 @@
     ab = expctl.ablate("experiments/quickstart.yaml", repeat=2)
     sw = expctl.sweep("experiments/sweeps/grid.yaml", workers=2)
     table = expctl.compare("outputs", sort="auc")   # a pandas DataFrame
+    scores = expctl.predict(old, "data/new.parquet", keep=["event"])  # a DataFrame of scores
 
 Each function calls the same core function as its command (`expctl run`, `biasvar`, `ablate`,
 `sweep`, `compare`).
@@ -30,7 +31,7 @@ if TYPE_CHECKING:
     from expctl.biasvar import BiasvarOutcome
     from expctl.sweep.lifecycle import SweepResult
 
-__all__ = ["Run", "ablate", "biasvar", "compare", "load_run", "run", "sweep"]
+__all__ = ["Run", "ablate", "biasvar", "compare", "load_run", "predict", "run", "sweep"]
 
 PathLike = str | os.PathLike[str]
 
@@ -263,3 +264,25 @@ def compare(
         warn=lambda message: warnings.warn(message, stacklevel=3),
     )
     return pd.DataFrame(flat_rows(result.table), columns=flat_columns(result.table))
+
+
+def predict(
+    run: PathLike | Run,
+    data: Any,
+    *,
+    keep: list[str] | tuple[str, ...] = (),
+    output_dir: PathLike = "outputs",
+) -> Any:
+    """A completed run's scores on `data` as a pandas DataFrame, as `expctl predict` writes them.
+
+    `run` is a Run, a run id, a unique prefix or a path; `data` a file path or a list of them
+    (read with the run's data settings, chunk by chunk), a DataFrame with the run's feature
+    columns, or a NumPy array (n_events, n_features) in the run's feature order. Columns: the
+    `keep` columns, then `score` (binary, regression), `score_<class>` (multiclass) or
+    `score_<head>` (multitask), one row per event in input order. BadInputError/DataError for a
+    run that is not completed or data that do not fit its model.
+    """
+    from expctl.inference import predict_data
+
+    path = run.path if isinstance(run, Run) else load_run(run, output_dir).path
+    return predict_data(path, data, keep=keep)

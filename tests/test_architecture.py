@@ -99,13 +99,16 @@ ALLOWED: dict[str, set[str]] = {
         "version",
     },
     "ablate": {"data", "errors", "evaluation", "plots", "runner", "runs", "spec"},
-    "api": {"ablate", "biasvar", "errors", "runner", "runs", "spec", "sweep", "views"},
+    # a run's model applied to new files: expctl predict / evaluate, expctl.predict
+    "inference": {"data", "errors", "evaluation", "models", "plots", "runs", "training"},
+    "api": {"ablate", "biasvar", "errors", "inference", "runner", "runs", "spec", "sweep", "views"},
     "cli": {
         "ablate",
         "api",
         "biasvar",
         "errors",
         "evaluation",
+        "inference",
         "masking",
         "export",
         "interrupts",

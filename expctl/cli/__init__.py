@@ -35,6 +35,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "resume": ("expctl.cli.resume", "resume"),
     "verify": ("expctl.cli.verify", "verify"),
     "ui": ("expctl.cli.ui", "ui"),
+    "predict": ("expctl.cli.predict", "predict"),
+    "evaluate": ("expctl.cli.evaluate", "evaluate"),
 }
 
 

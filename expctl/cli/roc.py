@@ -50,6 +50,14 @@ def _efficiencies(text: str | None) -> tuple[float, ...]:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Figure file (.png or .pdf).",
 )
+@click.option(
+    "--evaluation",
+    "evaluations",
+    metavar="NAME",
+    multiple=True,
+    help="Overlay each run's test curve with its curve on evaluation NAME (`expctl evaluate`); "
+    "repeatable. The figure goes into that evaluation's plots/.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print AUCs and working points as JSON.")
 @click.option(
     "--bootstrap",
@@ -66,6 +74,7 @@ def roc(
     signal: str | None,
     background: str | None,
     out: Path | None,
+    evaluations: tuple[str, ...],
     as_json: bool,
     bootstrap: int,
 ) -> None:
@@ -89,6 +98,7 @@ def roc(
         background=background,
         bootstrap=bootstrap,
         out=out,
+        evaluations=evaluations,
     )
     if as_json:
         from expctl.runs import to_json
@@ -102,7 +112,8 @@ def roc(
 
 def _print_result(result: dict[str, Any], show_points: bool) -> None:
     lo, hi = result["auc_ci68"]
-    title = result["run"] + (f" [{result['curve']}]" if "curve" in result else "")
+    title = result["run"] + (f" / {result['evaluation']}" if "evaluation" in result else "")
+    title += f" [{result['curve']}]" if "curve" in result else ""
     click.echo(
         f"{title}: AUC {result['auc']:.4f}  (68% interval {lo:.4f}-{hi:.4f}, {result['auc_interval_method']})"
     )

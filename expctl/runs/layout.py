@@ -15,6 +15,9 @@ This module is the only place these names are spelled; everything else in expctl
     traceback.txt      a failed run's traceback
     report.html        a self-contained report of the run
     plots/             figures; tensorboard/ event files; checkpoints/ (expctl.runs.checkpoint)
+    evaluations/       `expctl evaluate`: one folder per evaluation on another sample, each with
+                       evaluation.json, metrics.json, predictions.npz and plots/ (never the
+                       run's own files)
 
 A bias/variance experiment directory (`expctl biasvar`) has status.json (`"kind": "biasvar"`),
 spec.yaml, decomposition.json/.csv, members.csv and its member runs under members/. A sweep
@@ -42,6 +45,10 @@ REPORT = "report.html"
 PLOTS = "plots"
 TENSORBOARD = "tensorboard"
 CHECKPOINTS = "checkpoints"
+#: `expctl evaluate`: evaluations/<name>/ holds EVALUATION (what was evaluated: files, target,
+#: events), METRICS, PREDICTIONS and PLOTS, under the same names as the run's own
+EVALUATIONS = "evaluations"
+EVALUATION = "evaluation.json"
 
 # bias/variance experiment directories
 DECOMPOSITION = "decomposition.json"
@@ -119,6 +126,8 @@ __all__ = [
     "DECOMPOSITION",
     "DECOMPOSITION_CSV",
     "ENVIRONMENT",
+    "EVALUATION",
+    "EVALUATIONS",
     "HISTORY",
     "HISTORY_BOOKKEEPING",
     "MEMBERS",

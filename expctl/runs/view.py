@@ -6,6 +6,7 @@
     run.metrics, run.history         # metrics.json; history.csv as rows of floats
     run.value_at_best("val_auc")     # a history column at the run's best epoch
     run.predictions()                # predictions.npz (never unpickled)
+    run.evaluations, run.evaluation(name)  # evaluations/ (`expctl evaluate`), each a view
     run.warnings                     # what could not be read, one line each
 
 Each file is read at most once, when first asked for; a missing or corrupt file is a warning
@@ -268,6 +269,41 @@ class RunView:
     @property
     def report(self) -> Path:
         return self.path / layout.REPORT
+
+    # --------------------------------------------------------------------- evaluations
+
+    @property
+    def evaluations(self) -> list[str]:
+        """The names of the run's evaluations (`expctl evaluate`: folders of evaluations/), sorted;
+        unfinished ones (hidden temporary folders) are not listed."""
+        folder = self.path / layout.EVALUATIONS
+        if not folder.is_dir():
+            return []
+        return sorted(
+            p.name
+            for p in folder.iterdir()
+            if not p.name.startswith(".") and p.is_dir() and not p.is_symlink()
+        )
+
+    def evaluation(self, name: str) -> RunView:
+        """A view of evaluation `name` (its metrics, predictions and plots, read as a run's are,
+        plus `evaluation_record`); BadInputError (exit 2) naming the run's evaluations when
+        there is no such evaluation."""
+        from expctl.errors import BadInputError, did_you_mean
+
+        names = self.evaluations
+        if name not in names:
+            raise BadInputError(
+                f"{self.path}: no evaluation {name!r}{did_you_mean(name, names)}; "
+                + (f"evaluations: {', '.join(names)}" if names else "the run has none")
+                + " (made by `expctl evaluate`)"
+            )
+        return RunView(self.path / layout.EVALUATIONS / name, warn=self._warn_to)
+
+    @cached_property
+    def evaluation_record(self) -> dict[str, Any] | None:
+        """evaluation.json of an evaluation folder: what was evaluated (files, target, events)."""
+        return self._json(layout.EVALUATION, "its evaluation record is left out")[1]
 
     # ----------------------------------------------------------- bias/variance experiments
 

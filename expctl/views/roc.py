@@ -109,8 +109,10 @@ def _result(curve: Curve, efficiencies: Sequence[float]) -> dict[str, Any]:
 
     interval = curve.interval or {}
     y, score, weight = curve.y, curve.score, curve.weight
+    evaluation = curve.run.parent.name == layout.EVALUATIONS
     return {
-        "run": curve.run.name,
+        "run": curve.run.parent.parent.name if evaluation else curve.run.name,
+        **({"evaluation": curve.run.name} if evaluation else {}),
         **({"curve": curve.problem} if curve.problem else {}),
         "auc": curve.auc,
         "auc_ci68": [interval.get("low"), interval.get("high")],
@@ -120,9 +122,14 @@ def _result(curve: Curve, efficiencies: Sequence[float]) -> dict[str, Any]:
     }
 
 
-def default_figure_path(runs: Sequence[Path], hep: bool) -> Path:
-    """plots/roc.png (rejection.png with `hep`) of the run; `*_overlay.png` of the first of several."""
+def default_figure_path(runs: Sequence[Path], hep: bool, evaluations: Sequence[str] = ()) -> Path:
+    """plots/roc.png (rejection.png with `hep`) of the run; `*_overlay.png` of the first of several;
+    with `evaluations`, `*_overlay.png` in the first evaluation's plots/ (the run's own files are
+    not touched)."""
     stem = "rejection" if hep else "roc"
+    if evaluations:
+        folder = Path(runs[0]) / layout.EVALUATIONS / evaluations[0]
+        return layout.plot_path(folder, f"{stem}_overlay.png")
     name = f"{stem}.png" if len(runs) == 1 else f"{stem}_overlay.png"
     return layout.plot_path(runs[0], name)
 
@@ -140,16 +147,24 @@ def roc(
     background: str | None = None,
     bootstrap: int = DEFAULT_BOOTSTRAP,
     out: Path | None = None,
+    evaluations: Sequence[str] = (),
 ) -> RocView:
     """Draw the ROC curves of `run_dirs` on one figure (HEP rejection with `hep`) and measure them.
 
-    The figure goes to `out`, by default into the first run's plots/ folder. BadInputError (exit
-    2) for a run without predictions, a regression run or an unknown class.
+    With `evaluations` (names of `expctl evaluate` folders), each run's test curve is overlaid
+    with its curve on each of those samples. The figure goes to `out`, by default into the
+    first run's plots/ folder (the first evaluation's with `evaluations`). BadInputError (exit
+    2) for a run without predictions, a regression run, an unknown class or evaluation.
     """
     figure, curves = roc_figure_for(
-        run_dirs, hep, signal=signal, background=background, bootstrap=bootstrap
+        run_dirs,
+        hep,
+        signal=signal,
+        background=background,
+        bootstrap=bootstrap,
+        evaluations=evaluations,
     )
-    path = out or default_figure_path(run_dirs, hep)
+    path = out or default_figure_path(run_dirs, hep, evaluations)
     _save(figure, path)
     return RocView(path, [_result(c, efficiencies) for c in curves])
 
@@ -161,14 +176,25 @@ def roc_figure_for(
     signal: str | None = None,
     background: str | None = None,
     bootstrap: int = DEFAULT_BOOTSTRAP,
+    evaluations: Sequence[str] = (),
 ) -> tuple[Figure, list[Curve]]:
-    """The figure `expctl roc RUN... [--hep]` draws (unsaved) and its curves.
+    """The figure `expctl roc RUN... [--hep] [--evaluation NAME]` draws (unsaved) and its curves.
 
     The curves are labelled by run name when there are several (a multiclass run's by its
-    problem too); `hep` draws the rejection with its ratio panel. BadInputError as for `roc`.
+    problem too); each evaluation's curve follows its run's test curve, labelled by the
+    evaluation's name. `hep` draws the rejection with its ratio panel (the first curve is the
+    reference). BadInputError as for `roc`.
     """
     several = len(run_dirs) > 1
-    sources = [(run, run.name if several else "") for run in run_dirs]
+    sources: list[tuple[Path, str]] = []
+    for run in run_dirs:
+        prefix = f"{run.name}: " if several else ""
+        if not evaluations:
+            sources.append((run, run.name if several else ""))
+            continue
+        view = RunView(run)
+        sources.append((run, f"{prefix}test split"))
+        sources += [(view.evaluation(e).path, f"{prefix}{e}") for e in evaluations]
     curves = roc_curves(sources, signal=signal, background=background, bootstrap=bootstrap)
     for curve in curves:
         curve.label = curve.label or curve.run.name
