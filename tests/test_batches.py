@@ -62,3 +62,19 @@ def test_the_lookahead_is_bounded_by_the_buffer_and_a_chunk() -> None:
 def test_bad_sizes_are_refused() -> None:
     with pytest.raises(ValueError, match="batch_size 0"):
         next(shuffled_batches(_chunks(10, 5), 0, 10, seed=0))
+
+
+@pytest.mark.parametrize("buffer", [0, 700])
+def test_blocks_are_the_batches_grouped(buffer: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """blocks=True: the same batches, full ones as (k, batch) blocks, the last partial as (1, r)."""
+    from expctl.data import batches as module
+
+    monkeypatch.setattr(module, "BLOCK_BATCHES", 3)  # several blocks per delivery
+    plain = list(shuffled_batches(_chunks(2_017, 100), 50, buffer, seed=5))
+    blocks = list(shuffled_batches(_chunks(2_017, 100), 50, buffer, seed=5, blocks=True))
+    assert all(b[0].ndim == 2 and b[0].shape[0] <= 3 for b in blocks)
+    assert blocks[-1][0].shape == (1, 17)  # 2,017 = 40 x 50 + 17
+    unrolled = [row for b in blocks for row in b[0]]
+    assert len(unrolled) == len(plain) == 41
+    for got, want in zip(unrolled, plain, strict=True):
+        np.testing.assert_array_equal(got, want[0])

@@ -488,6 +488,8 @@ class StreamedDataset:
     label_noise: float
     shuffle_buffer: int
     fingerprint: str
+    #: data.memory_budget in bytes (decides whether the validation events are kept in memory)
+    budget: int = 0
     extra: dict[str, Any] = field(default_factory=dict)
     heads: tuple[HeadData, ...] = ()
 
@@ -545,7 +547,8 @@ class StreamedDataset:
         policy = self.extra.get("nan_policy", "error")
         source = _interleaved(self.files) if order == "mixed" else _read(self.files)
         for raw in source:
-            part, _ = _check_part(raw, self.feature_names, policy)
+            # data.nan: error was checked on every event by the scan
+            part = raw if policy == "error" else _check_part(raw, self.feature_names, policy)[0]
             part = part.select(part.split == code)
             if not len(part.entries):
                 continue
@@ -566,9 +569,11 @@ class StreamedDataset:
         batch_size: int,
         seed: Sequence[int] | None,
         weight: Callable[[Batch], np.ndarray | None],
+        blocks: bool = False,
     ) -> Iterator[tuple[np.ndarray, ...]]:
         """Batches (x, y[, w]) of `split`; shuffled through the buffer with `seed` (e.g.
-        (run seed, epoch)), in file order with None."""
+        (run seed, epoch)), in file order with None; with `blocks`, groups of batches
+        (`expctl.data.batches.shuffled_batches`)."""
         from expctl.data.batches import shuffled_batches
 
         shuffle = seed is not None and self.shuffle_buffer > 0
@@ -577,9 +582,13 @@ class StreamedDataset:
             for _, b in self.parts(split, "mixed" if shuffle else "file")
         )
         for batch in shuffled_batches(
-            chunks, batch_size, self.shuffle_buffer if shuffle else 0, list(seed or [0])
+            chunks, batch_size, self.shuffle_buffer if shuffle else 0, list(seed or [0]), blocks
         ):
             yield tuple(batch)
+
+    def in_memory_bytes(self, split: str) -> int:
+        """What one split's features, targets and weights take as arrays."""
+        return len(getattr(self, split)) * (4 * self.n_features + 16)
 
     def sample(self, split: str, limit: int) -> Any:
         """An in-memory `expctl.data.Split` of about `limit` events of `split` (all when it has
@@ -721,6 +730,7 @@ def prepare_streamed(
             "files": [f.key for f in files.files],
             "chunk_size": files.rows,
             "shuffle_buffer": data_spec.shuffle_buffer,
+            "memory_budget": memory_budget(data_spec),
             **({"reason": reason} if reason else {}),
         },
         "nan_policy": policy,
@@ -747,6 +757,7 @@ def prepare_streamed(
         label_noise=data_spec.label_noise if classes is not None else 0.0,
         shuffle_buffer=data_spec.shuffle_buffer,
         fingerprint=totals.digests.fingerprint(),
+        budget=memory_budget(data_spec),
         extra=extra,
     )
 

@@ -102,6 +102,11 @@ class EpochBatches:
         return _finish(data, self.steps)
 
 
+#: A streamed run keeps its validation events in memory when they take at most this fraction
+#: of data.memory_budget; else they are read from the files every epoch.
+VAL_IN_MEMORY = 0.125
+
+
 class StreamedBatches:
     """A `tf.data.Dataset` of one epoch's batches of a streamed dataset, read from its files.
 
@@ -132,7 +137,13 @@ class StreamedBatches:
         """The training batches and the validation batches (in file order; None without)."""
         batches = cls(data, batch_size, seed, shuffle, class_weight)
         validation = None
-        if len(data.val):
+        if len(data.val) and data.in_memory_bytes("val") <= data.budget * VAL_IN_MEMORY:
+            # small enough: read once and kept, instead of read from the files every epoch
+            val = data.sample("val", len(data.val))
+            w = batches.weight(val)
+            arrays = (val.x, val.y) + (() if w is None else (w,))
+            validation = ordered_batches(arrays, batch_size)
+        elif len(data.val):
             validation = streamed_ordered(data, "val", batch_size, batches.weight)
         return batches, validation
 
@@ -144,14 +155,14 @@ class StreamedBatches:
 
         def epoch_batches(epoch: Any) -> Any:
             seed = (self.seed, int(epoch)) if self.shuffle else None
-            yield from self.data.batches("train", self.batch_size, seed, self.weight)
+            yield from self.data.batches("train", self.batch_size, seed, self.weight, blocks=True)
 
-        signature = _signature(self.data, self.weight)
+        signature = _signature(self.data, self.weight, blocks=True)
         epochs = tf.data.Dataset.range(1).map(lambda _: self.epoch.read_value())
         data = epochs.flat_map(
             lambda e: tf.data.Dataset.from_generator(
                 epoch_batches, args=(e,), output_signature=signature
-            )
+            ).unbatch()
         )
         return _finish(data, self.steps)
 
@@ -161,10 +172,11 @@ def streamed_ordered(data: Any, split: str, batch_size: int, weight: Any) -> Any
     import tensorflow as tf
 
     def batches() -> Any:
-        yield from data.batches(split, batch_size, None, weight)
+        yield from data.batches(split, batch_size, None, weight, blocks=True)
 
     steps = max(1, math.ceil(len(getattr(data, split)) / batch_size))
-    out = tf.data.Dataset.from_generator(batches, output_signature=_signature(data, weight))
+    signature = _signature(data, weight, blocks=True)
+    out = tf.data.Dataset.from_generator(batches, output_signature=signature).unbatch()
     return _finish(out, steps)
 
 
@@ -185,16 +197,20 @@ def _streamed_weights(data: Any, class_weight: Any) -> Any:
     return weight
 
 
-def _signature(data: Any, weight: Any) -> Any:
+def _signature(data: Any, weight: Any, blocks: bool = False) -> Any:
+    """What the generator yields: (x, y[, w]) batches, or with `blocks` groups of batches
+    (a leading dimension that `unbatch` takes off: one Python object per group, not per batch,
+    through `from_generator`, whose cost is per object)."""
     import tensorflow as tf
 
+    lead = (None, None) if blocks else (None,)
     y = tf.int64 if data.classes is not None else tf.float32
     out = (
-        tf.TensorSpec((None, data.n_features), tf.float32),
-        tf.TensorSpec((None,), y),
+        tf.TensorSpec((*lead, data.n_features), tf.float32),
+        tf.TensorSpec(lead, y),
     )
     probe = weight(_Probe())
-    return out + ((tf.TensorSpec((None,), tf.float32),) if probe is not None else ())
+    return out + ((tf.TensorSpec(lead, tf.float32),) if probe is not None else ())
 
 
 class _Probe:
