@@ -338,3 +338,35 @@ except RunFailedError as exc:
     assert status["status"] == "failed"
     assert "ev.parquet" in status["error"] and "row group 3" in status["error"]
     assert (run / "history.csv").read_text().count("\n") == 2  # the header and epoch 1
+
+
+def test_a_multitask_streamed_run_is_the_in_memory_run(files: Path, tmp_path: Path) -> None:
+    """Two heads (a binary label and a regression target, neither a feature): the same
+    metrics.json, every head's, streamed and in memory, without shuffling."""
+    ev = _events(2500, seed=9)
+    ev["energy"] = (3.0 * ev["f0"] + ev["f2"] + 0.1).astype(np.float64)
+    _write_parquet(tmp_path / "mt.parquet", ev)
+    heads = [
+        {"name": "signal", "task": "binary", "target": "label"},
+        {"name": "energy", "task": "regression", "target": "energy"},
+    ]
+    paths = []
+    for name, stream in (("mem", False), ("str", True)):
+        data = {"source": "parquet", "path": "mt.parquet", "target": "label", "stream": stream}
+        spec = {
+            "name": name,
+            "seed": 2,
+            "data": {**data, "chunk_size": 400},
+            "model": {"hidden": [8], "heads": heads},
+            "train": {"epochs": 2, "batch_size": 64, "shuffle": False},
+        }
+        path = tmp_path / f"{name}.yaml"
+        path.write_text(yaml.safe_dump(spec))
+        paths.append(path)
+    a, b = (_run(p, tmp_path / "out") for p in paths)
+    ma, mb = (json.loads((r / "metrics.json").read_text()) for r in (a, b))
+    assert set(ma["heads"]) == {"signal", "energy"}
+    assert ma == mb
+    da, db = (json.loads((r / "data.json").read_text()) for r in (a, b))
+    assert da["features"] == db["features"] == ["f0", "f1", "f2", "f3", "w"]
+    assert da["heads"] == db["heads"]

@@ -111,21 +111,26 @@ class Dataset:
                 for name, part in (("train", self.train), ("val", self.val), ("test", self.test))
             }
         if self.heads:
-            out["heads"] = [
-                {
-                    "name": h.name,
-                    "task": h.task,
-                    "target": h.target,
-                    "loss_weight": h.loss_weight,
-                    **({"classes": _plain(h.classes)} if h.classes is not None else {}),
-                    **({"mean": h.mean, "std": h.std} if h.task == "regression" else {}),
-                }
-                for h in self.heads
-            ]
+            out["heads"] = heads_summary(self.heads)
         out.update(self.extra)
         if self.mean is not None:
             out["standardization"] = {"mean": self.mean.tolist(), "std": self.std.tolist()}
         return out
+
+
+def heads_summary(heads: Sequence[HeadData]) -> list[dict[str, Any]]:
+    """data.json's description of multitask heads."""
+    return [
+        {
+            "name": h.name,
+            "task": h.task,
+            "target": h.target,
+            "loss_weight": h.loss_weight,
+            **({"classes": _plain(h.classes)} if h.classes is not None else {}),
+            **({"mean": h.mean, "std": h.std} if h.task == "regression" else {}),
+        }
+        for h in heads
+    ]
 
 
 def infer_task(y: np.ndarray) -> str:

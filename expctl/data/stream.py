@@ -54,6 +54,8 @@ class StreamedFiles:
     test: float = 0.2
     #: events per read (data.chunk_size)
     rows: int = 65_536
+    #: other columns read with each chunk (the targets of multitask heads), in `Part.extra`
+    extra: Sequence[str] = ()
 
     def columns(self, file: StreamedFile) -> list[str]:
         wanted = [*self.features]
@@ -61,6 +63,7 @@ class StreamedFiles:
             wanted.append(self.target)
         if self.weight is not None:
             wanted.append(self.weight)
+        wanted.extend(self.extra)
         return list(dict.fromkeys(wanted))
 
 
@@ -76,10 +79,14 @@ class Part:
     x: np.ndarray
     y: np.ndarray
     w: np.ndarray | None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
 
     def select(self, mask: np.ndarray) -> Part:
         w = None if self.w is None else self.w[mask]
-        return Part(self.key, self.entries[mask], self.split[mask], self.x[mask], self.y[mask], w)
+        extra = {k: v[mask] for k, v in self.extra.items()}
+        return Part(
+            self.key, self.entries[mask], self.split[mask], self.x[mask], self.y[mask], w, extra
+        )
 
 
 @dataclass
@@ -134,7 +141,8 @@ def parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
                 y = np.zeros(n, dtype=np.float32)
             w = None if spec.weight is None else chunk.columns[spec.weight].astype(np.float64)
             split = hash_split(file.key, chunk.entries, spec.seed, spec.val, spec.test)
-            yield Part(file.key, chunk.entries, split, x, y, w)
+            extra = {name: chunk.columns[name] for name in spec.extra}
+            yield Part(file.key, chunk.entries, split, x, y, w, extra)
 
 
 def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from expctl.data.chunked import RunningMoments, label_flips
-from expctl.data.dataset import MAX_INFERRED_CLASSES, HeadData, infer_task
+from expctl.data.dataset import MAX_INFERRED_CLASSES, HeadData, heads_summary, infer_task
 from expctl.data.files import resolve_path
 from expctl.data.sources import _h5_member
 from expctl.data.stream import SPLITS, Part, StreamedFile, StreamedFiles, parts
@@ -171,9 +171,11 @@ class Plan:
         return int(self.events * len(self.files.features) * 4 * MEMORY_FACTOR)
 
 
-def plan(data_spec: Any, base_dir: Path, seed: int) -> Plan:
+def plan(data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = ()) -> Plan:
     """The files of a streamable data section, checked: each exists (else DataError naming it,
-    before anything is written), has the target, weight and feature columns, features numeric."""
+    before anything is written), has the target, weight and feature columns, features numeric.
+    With multitask `heads` (model.heads), the first head's target is the main one and every
+    head's target is read with each chunk, never a feature (as in memory)."""
     source = data_spec.source
     if source == "root":
         entries = [(f.path, {"tree": f.tree or data_spec.tree}, f.label) for f in data_spec.files]
@@ -197,19 +199,28 @@ def plan(data_spec: Any, base_dir: Path, seed: int) -> Plan:
     target = data_spec.target
     weight = data_spec.weight
     features: list[str] | None = list(data_spec.features) if data_spec.features else None
+    head_targets = list(dict.fromkeys(h.target for h in heads))
+    for t in head_targets:
+        if features is not None and t in features:
+            raise DataError(
+                f"model.heads: a head predicts {t!r}, which data.features also lists: "
+                "a target cannot be an input"
+            )
+    main = head_targets[0] if head_targets else target
     files, events, size = [], 0, 0
     for (name, options, label), path in zip(entries, paths, strict=True):
         columns = _columns_of(source, path, options)
         available = list(columns)
-        wanted = [c for c in (target, weight) if c is not None]
+        wanted = [c for c in (target, weight, *head_targets) if c is not None]
         what_col, plural = ("branch", "branches") if source == "root" else ("column", "columns")
         if features is None:
             features = [c for c in available if c not in wanted]
             if source == "root":  # as in memory: every scalar numeric branch
                 features = [c for c in features if _kind(columns[c]) in "biuf"]
         for column, what in [(c, "data.features") for c in features] + [
-            (target, "data.target"),
+            (target if label is None else None, "data.target"),
             (weight, "data.weight"),
+            *((t, "model.heads") for t in head_targets),
         ]:
             if column is not None and column not in columns:
                 raise DataError(
@@ -240,12 +251,13 @@ def plan(data_spec: Any, base_dir: Path, seed: int) -> Plan:
         source,
         tuple(files),
         tuple(features),
-        target,
+        main,
         weight,
         seed=seed,
         val=split.val,
         test=split.test,
         rows=data_spec.chunk_size,
+        extra=tuple(head_targets),
     )
     return Plan(streamed, events, size)
 
@@ -337,6 +349,9 @@ class ScanTotals:
     dropped: int = 0
     filled: int = 0
     digests: _Digests = field(default_factory=_Digests)
+    #: multitask: each other head target's distinct values (None: too many) and training moments
+    extra_values: dict[str, dict[Any, int] | None] = field(default_factory=dict)
+    extra_moments: dict[str, RunningMoments] = field(default_factory=dict)
 
 
 def _check_part(part: Part, names: Sequence[str], policy: str) -> tuple[Part, int]:
@@ -395,7 +410,26 @@ def scan(files: StreamedFiles, policy: str) -> ScanTotals:
             totals.digests.update(f"{name}.y", y[mine])
             if part.w is not None:
                 totals.digests.update(f"{name}.w", part.w[mine])
+            for column, values in part.extra.items():
+                _count_extra(totals, column, values[mine], name == "train")
+                totals.digests.update(f"{name}.{column}", values[mine])
     return totals
+
+
+def _count_extra(totals: ScanTotals, column: str, values: np.ndarray, train: bool) -> None:
+    """A multitask head's target: its distinct values (bounded), its training moments."""
+    if values.dtype.kind == "f" and not np.all(np.isfinite(values)):
+        raise DataError(f"target {column!r} has NaN or infinite values")
+    table = totals.extra_values.setdefault(column, {})
+    if table is not None:
+        found, counts = np.unique(values, return_counts=True)
+        for value, count in zip(found.tolist(), counts.tolist(), strict=True):
+            table[value] = table.get(value, 0) + count
+        if len(table) > MAX_DISTINCT:
+            totals.extra_values[column] = None
+    if train and values.dtype.kind in "biuf":
+        moments = totals.extra_moments.setdefault(column, RunningMoments())
+        moments.update(values.astype(np.float64)[:, None])
 
 
 def _read(files: StreamedFiles) -> Iterator[Part]:
@@ -467,6 +501,8 @@ class Batch:
     x: np.ndarray
     y: np.ndarray
     w: np.ndarray | None
+    #: multitask: each head's encoded target by head name (y is the first head's)
+    targets: dict[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -523,6 +559,8 @@ class StreamedDataset:
             out["class_counts"] = {s.name: list(s.class_counts or ()) for s in splits}
         if self.files.weight is not None:
             out["sum_of_weights"] = {s.name: s.sum_of_weights for s in splits}
+        if self.heads:
+            out["heads"] = heads_summary(self.heads)
         out.update(self.extra)
         if self.mean is not None:
             assert self.std is not None
@@ -561,7 +599,10 @@ class StreamedDataset:
                 y = (
                     y + label_flips(part.key, part.entries, self.files.seed, self.label_noise, k)
                 ) % k
-            yield part, Batch(x.astype(np.float32, copy=False), y, part.w)
+            targets = None
+            if self.heads:
+                targets = {h.name: _encode_head(part.extra[h.target], h) for h in self.heads}
+            yield part, Batch(x.astype(np.float32, copy=False), y, part.w, targets)
 
     def batches(
         self,
@@ -577,14 +618,19 @@ class StreamedDataset:
         from expctl.data.batches import shuffled_batches
 
         shuffle = seed is not None and self.shuffle_buffer > 0
-        chunks = (
-            (b.x, b.y) + (() if (w := weight(b)) is None else (w,))
-            for _, b in self.parts(split, "mixed" if shuffle else "file")
-        )
+        names = [h.name for h in self.heads]
+
+        def flat(b: Batch) -> tuple[np.ndarray, ...]:
+            ys = (b.y,) if b.targets is None else tuple(b.targets[n] for n in names)
+            return (b.x, *ys) + (() if (w := weight(b)) is None else (w,))
+
+        chunks = (flat(b) for _, b in self.parts(split, "mixed" if shuffle else "file"))
+        k = 1 + max(1, len(names))  # x and the targets; then the weights, if any
         for batch in shuffled_batches(
             chunks, batch_size, self.shuffle_buffer if shuffle else 0, list(seed or [0]), blocks
         ):
-            yield tuple(batch)
+            y = batch[1] if not names else dict(zip(names, batch[1:k], strict=True))
+            yield (batch[0], y, *batch[k:])
 
     def in_memory_bytes(self, split: str) -> int:
         """What one split's features, targets and weights take as arrays."""
@@ -600,15 +646,32 @@ class StreamedDataset:
         n = len(getattr(self, split))
         share = 1.0 if n <= limit else limit / n
         xs, ys, ws = [], [], []
+        targets: dict[str, list[np.ndarray]] = {h.name: [] for h in self.heads}
         for part, batch in self.parts(split):
             keep = uniform(part.key + "\0sample", part.entries, self.files.seed) < share
             xs.append(batch.x[keep])
             ys.append(batch.y[keep])
             if batch.w is not None:
                 ws.append(np.asarray(batch.w)[keep])
+            for name, values in (batch.targets or {}).items():
+                targets[name].append(values[keep])
         if not xs:
             return Split(np.zeros((0, self.n_features), np.float32), np.zeros(0), None)
-        return Split(np.concatenate(xs), np.concatenate(ys), np.concatenate(ws) if ws else None)
+        return Split(
+            np.concatenate(xs),
+            np.concatenate(ys),
+            np.concatenate(ws) if ws else None,
+            {k: np.concatenate(v) for k, v in targets.items()} if self.heads else None,
+        )
+
+
+def _encode_head(values: np.ndarray, head: HeadData) -> np.ndarray:
+    """A head's target as the model takes it: class indices, or float32 values."""
+    if head.classes is None:
+        return values.astype(np.float32)
+    if values.dtype.kind == "O":
+        values = values.astype(str)
+    return np.searchsorted(np.asarray(head.classes), values).astype(np.int64)
 
 
 def _interleaved(files: StreamedFiles) -> Iterator[Part]:
@@ -639,6 +702,31 @@ def _interleaved(files: StreamedFiles) -> Iterator[Part]:
         yield part
 
 
+def _head(head: Any, totals: ScanTotals) -> HeadData:
+    """A multitask head as the scan found its target: classes, or a regression's spread."""
+    table = totals.extra_values.get(head.target, {})
+    if head.task == "regression":
+        moments = totals.extra_moments.get(head.target)
+        if moments is None:
+            raise DataError(f"target {head.target!r} is not numeric; a regression needs numbers")
+        mean, std = float(moments.mean[0]), float(moments.std[0])  # type: ignore[index]
+        return HeadData(head.name, head.task, head.target, None, head.loss_weight, mean, std or 1.0)
+    if table is None:
+        raise DataError(
+            f"model.heads: {head.name!r}: target {head.target!r} has more than {MAX_DISTINCT} "
+            f"distinct values: not a {head.task} target"
+        )
+    classes = sorted(table)
+    if head.task == "binary" and len(classes) != 2:
+        raise DataError(
+            f"model.heads: {head.name!r} is binary but target {head.target!r} has "
+            f"{len(classes)} distinct value(s): {', '.join(map(str, classes[:10]))}"
+        )
+    if len(classes) < 2:
+        raise DataError(f"target {head.target!r} has a single class; a classifier needs two")
+    return HeadData(head.name, head.task, head.target, tuple(classes), head.loss_weight)
+
+
 def _classes(values: dict[str, dict[Any, int]], many: bool) -> list[Any] | None:
     if many:
         return None
@@ -649,18 +737,15 @@ def prepare_streamed(
     data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = (), reason: str = ""
 ) -> StreamedDataset:
     """Scan the files of a streamable data section and describe the dataset they make."""
-    if heads:
-        raise DataError(
-            "model.heads: multitask models are not streamed yet; set data.stream: false "
-            "(and a data.memory_budget large enough) to read the data in memory"
-        )
+    if heads:  # the first head's target and task are the data's (as in memory)
+        data_spec = data_spec.model_copy(update={"task": heads[0].task})
     if getattr(data_spec, "n_samples", None) is not None:
         raise DataError(
             "data.n_samples: a random subset is taken in memory; with data.stream leave it out "
             "(or set data.stream: false)"
         )
     data_seed = data_spec.seed if data_spec.seed is not None else seed
-    files = plan(data_spec, base_dir, data_seed).files
+    files = plan(data_spec, base_dir, data_seed, heads).files
     policy = data_spec.nan
     totals = scan(files, policy)
     if not totals.counts["train"] or not totals.counts["test"]:
@@ -689,6 +774,7 @@ def prepare_streamed(
         if len(values) < 2:
             raise DataError(f"target {files.target!r} has a single class; a classifier needs two")
         classes = tuple(values)
+    head_data = tuple(_head(h, totals) for h in heads)
     fill = None
     moments = totals.moments
     filled = 0
@@ -759,6 +845,7 @@ def prepare_streamed(
         fingerprint=totals.digests.fingerprint(),
         budget=memory_budget(data_spec),
         extra=extra,
+        heads=head_data,
     )
 
 

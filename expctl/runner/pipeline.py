@@ -291,7 +291,8 @@ def _evaluate(
     metrics = {**evaluate(dataset.task, test.y, scores, threshold, test.w), **training}
     if dataset.heads:
         # the main (first) head's metrics stay at the top level, for list/compare/roc
-        metrics["heads"] = head_metrics(dataset, head_scores, threshold)
+        scored = dataclasses.replace(dataset, test=test) if is_streamed(dataset) else dataset
+        metrics["heads"] = head_metrics(scored, head_scores, threshold)
     if is_streamed(dataset):  # what needs the test features: a bounded sample of them
         sampled = dataclasses.replace(dataset, test=dataset.sample("test", STREAMED_SAMPLE))
         metrics.update(technique_metrics(model, sampled, spec, metrics))
@@ -338,15 +339,25 @@ def _test_scores(model: Any, dataset: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
     if not is_streamed(dataset):
         return dataset.test, predict_heads(model, dataset, dataset.test.x)
-    ys, ws, scores = [], [], []
+    ys, ws = [], []
+    targets: dict[str, list[np.ndarray]] = {h.name: [] for h in dataset.heads}
+    scores: dict[str, list[np.ndarray]] = {}
     for _, batch in dataset.parts("test"):
         ys.append(batch.y)
         if batch.w is not None:
             ws.append(np.asarray(batch.w, dtype=np.float64))
-        scores.append(predict_heads(model, dataset, batch.x)[""])
+        for name, values in (batch.targets or {}).items():
+            targets[name].append(values)
+        for name, values in predict_heads(model, dataset, batch.x).items():
+            scores.setdefault(name, []).append(values)
     x = np.zeros((0, dataset.n_features), dtype=np.float32)
-    test = Split(x, np.concatenate(ys), np.concatenate(ws) if ws else None)
-    return test, {"": np.concatenate(scores)}
+    test = Split(
+        x,
+        np.concatenate(ys),
+        np.concatenate(ws) if ws else None,
+        {k: np.concatenate(v) for k, v in targets.items()} if dataset.heads else None,
+    )
+    return test, {k: np.concatenate(v) for k, v in scores.items()}
 
 
 def _prediction_arrays(

@@ -141,7 +141,8 @@ class StreamedBatches:
             # small enough: read once and kept, instead of read from the files every epoch
             val = data.sample("val", len(data.val))
             w = batches.weight(val)
-            arrays = (val.x, val.y) + (() if w is None else (w,))
+            y = val.targets if val.targets is not None else val.y
+            arrays = (val.x, y) + (() if w is None else (w,))
             validation = ordered_batches(arrays, batch_size)
         elif len(data.val):
             validation = streamed_ordered(data, "val", batch_size, batches.weight)
@@ -204,11 +205,13 @@ def _signature(data: Any, weight: Any, blocks: bool = False) -> Any:
     import tensorflow as tf
 
     lead = (None, None) if blocks else (None,)
-    y = tf.int64 if data.classes is not None else tf.float32
-    out = (
-        tf.TensorSpec((*lead, data.n_features), tf.float32),
-        tf.TensorSpec(lead, y),
-    )
+    y: Any = tf.TensorSpec(lead, tf.int64 if data.classes is not None else tf.float32)
+    if data.heads:
+        y = {
+            h.name: tf.TensorSpec(lead, tf.int64 if h.classes is not None else tf.float32)
+            for h in data.heads
+        }
+    out = (tf.TensorSpec((*lead, data.n_features), tf.float32), y)
     probe = weight(_Probe())
     return out + ((tf.TensorSpec(lead, tf.float32),) if probe is not None else ())
 
