@@ -339,17 +339,31 @@ def _test_scores(model: Any, dataset: Any) -> tuple[Any, dict[str, np.ndarray]]:
 
     if not is_streamed(dataset):
         return dataset.test, predict_heads(model, dataset, dataset.test.x)
+    from expctl.training.callbacks import InterruptPoints
+    from expctl.training.pipeline import streamed_inputs
+    from expctl.training.predict import PREDICT_BATCH
+
     ys, ws = [], []
     targets: dict[str, list[np.ndarray]] = {h.name: [] for h in dataset.heads}
-    scores: dict[str, list[np.ndarray]] = {}
-    for _, batch in dataset.parts("test"):
+
+    def record(batch: Any) -> None:
         ys.append(batch.y)
         if batch.w is not None:
             ws.append(np.asarray(batch.w, dtype=np.float64))
         for name, values in (batch.targets or {}).items():
             targets[name].append(values)
-        for name, values in predict_heads(model, dataset, batch.x).items():
-            scores.setdefault(name, []).append(values)
+
+    # one predict over the whole split, in the batches an in-memory run predicts in: the same
+    # scores, and no new pipeline per chunk (each costs memory TensorFlow keeps)
+    inputs = streamed_inputs(dataset, "test", PREDICT_BATCH, record)
+    out = model.predict(inputs, verbose=0, callbacks=[InterruptPoints()])
+    scores = {}
+    for h in dataset.heads or [None]:
+        values = np.asarray(out[h.name] if h is not None else out, dtype=np.float64)
+        task = h.task if h is not None else dataset.task
+        scores[h.name if h is not None else ""] = (
+            values[:, 0] if task in ("binary", "regression") else values
+        )
     x = np.zeros((0, dataset.n_features), dtype=np.float32)
     test = Split(
         x,
@@ -357,7 +371,7 @@ def _test_scores(model: Any, dataset: Any) -> tuple[Any, dict[str, np.ndarray]]:
         np.concatenate(ws) if ws else None,
         {k: np.concatenate(v) for k, v in targets.items()} if dataset.heads else None,
     )
-    return test, {k: np.concatenate(v) for k, v in scores.items()}
+    return test, scores
 
 
 def _prediction_arrays(

@@ -181,6 +181,30 @@ def streamed_ordered(data: Any, split: str, batch_size: int, weight: Any) -> Any
     return _finish(out, steps)
 
 
+def streamed_inputs(data: Any, split: str, batch_size: int, record: Any) -> Any:
+    """A streamed split's features alone, in file order, in batches of `batch_size` (the last
+    partial) cut across chunks as `ordered_batches` cuts an array: for one `model.predict` over
+    the whole split (one pipeline, not one per chunk). `record(batch)` sees each chunk's
+    `expctl.data.streamed.Batch` (targets, weights) as its features are read."""
+    import tensorflow as tf
+
+    from expctl.data.batches import shuffled_batches
+
+    def chunks() -> Any:
+        for _, batch in data.parts(split):
+            record(batch)
+            yield (batch.x,)
+
+    def batches() -> Any:
+        for (block,) in shuffled_batches(chunks(), batch_size, 0, [0], blocks=True):
+            yield block
+
+    steps = max(1, math.ceil(len(getattr(data, split)) / batch_size))
+    signature = tf.TensorSpec((None, None, data.n_features), tf.float32)
+    out = tf.data.Dataset.from_generator(batches, output_signature=signature).unbatch()
+    return _finish(out, steps)
+
+
 def _streamed_weights(data: Any, class_weight: Any) -> Any:
     """Per batch: event weights times class weights as float32 (as `fit.event_weights`), or None."""
     table = None
