@@ -196,15 +196,34 @@ def _run(spec: Path, out: Path) -> Path:
     return run
 
 
-@pytest.mark.parametrize("source", ["parquet", "root"])
+@pytest.mark.parametrize(
+    ("source", "keys", "train"),
+    [
+        ("parquet", {}, {}),
+        ("root", {}, {}),
+        # class weights on top of event weights; NaN features filled with the training mean;
+        # the validation events read from the file every epoch (a budget too small to keep them)
+        ("nan", {"nan": "mean", "memory_budget": "1kB"}, {"class_weight": "balanced"}),
+    ],
+)
 def test_without_shuffling_a_streamed_run_is_the_in_memory_run(
-    source: str, files: Path, tmp_path: Path
+    source: str, keys: dict[str, Any], train: dict[str, Any], files: Path, tmp_path: Path
 ) -> None:
-    for name in ("ev.parquet", "sig.root", "bkg.root"):
+    for name in ("ev.parquet", "sig.root", "bkg.root", "nan.parquet"):
         (tmp_path / name).symlink_to(files / name)
-    memory = _spec(tmp_path, "mem", {**SOURCES[source], "stream": False}, shuffle=False)
+    section = SOURCES.get(source) or {
+        "source": "parquet",
+        "path": "nan.parquet",
+        "target": "label",
+        "weight": "w",
+    }
+    memory = _spec(tmp_path, "mem", {**section, **keys, "stream": False}, shuffle=False, **train)
     streamed = _spec(
-        tmp_path, "str", {**SOURCES[source], "stream": True, "chunk_size": 250}, shuffle=False
+        tmp_path,
+        "str",
+        {**section, **keys, "stream": True, "chunk_size": 250},
+        shuffle=False,
+        **train,
     )
     a, b = _run(memory, tmp_path / "out"), _run(streamed, tmp_path / "out")
     assert (a / "metrics.json").read_bytes() == (b / "metrics.json").read_bytes()
