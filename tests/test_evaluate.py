@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -146,3 +147,177 @@ def test_bad_input_exits_2_and_leaves_evaluations_unchanged(
     assert result.exit_code == 2, result.output
     assert message in result.output
     assert sorted(p.name for p in (run / "evaluations").iterdir()) == before == ["var"]
+
+
+# ------------------------------------------------------------------ compare --evaluations
+
+
+def _evaluation(run: Path, name: str, metrics: dict[str, object]) -> None:
+    """An evaluation folder as `expctl evaluate` writes it (its metrics and record)."""
+    folder = run / "evaluations" / name
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps(metrics))
+    (folder / "evaluation.json").write_text(json.dumps({"name": name, "events": 100}))
+
+
+def _compare(*args: object) -> dict[str, object]:
+    result = invoke("compare", *args, "--format", "json")
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_compare_evaluations_rows_follow_their_run_and_group_by_name(tmp_path: Path) -> None:
+    from test_compare import make_run
+
+    # two seeds of one configuration, each evaluated on mass_up; the first also on herwig
+    first = make_run(tmp_path, "20260101-000000-quick-aaaaaa", {"seed": 1}, auc=0.80, loss=0.40)
+    second = make_run(tmp_path, "20260101-000001-quick-bbbbbb", {"seed": 2}, auc=0.84, loss=0.44)
+    _evaluation(first, "mass_up", {"auc": 0.70, "loss": 0.50, "accuracy": 0.6})
+    _evaluation(first, "herwig", {"auc": 0.75, "loss": 0.47})
+    _evaluation(second, "mass_up", {"auc": 0.72, "loss": 0.52, "accuracy": 0.62})
+    (tmp_path / first.name / "evaluations" / ".tmp-unfinished").mkdir()  # not listed
+
+    plain = _compare(tmp_path, "--no-group")
+    assert "evaluation" not in plain["columns"] and len(plain["rows"]) == 2
+
+    shown = _compare(tmp_path, "--no-group", "--evaluations")
+    rows = {row["id"]: row for row in shown["rows"]}
+    assert [row["id"] for row in shown["rows"]] == [
+        first.name,
+        f"{first.name}:herwig",  # evaluations by name, after their run
+        f"{first.name}:mass_up",
+        second.name,
+        f"{second.name}:mass_up",
+    ]
+    assert [row["evaluation"] for row in shown["rows"]] == [
+        "test split",
+        "herwig",
+        "mass_up",
+        "test split",
+        "mass_up",
+    ]
+    assert shown["columns"][3] == "evaluation" and shown["differing_keys"][0] == "evaluation"
+    assert rows[f"{first.name}:mass_up"]["auc"] == 0.70
+    assert rows[f"{first.name}:herwig"]["accuracy"] is None  # not in its metrics.json
+    assert rows[f"{first.name}:mass_up"]["best_epoch"] is None  # no training of its own
+    assert rows[f"{first.name}:mass_up"]["duration_s"] is None
+    assert rows[first.name]["auc"] == 0.80 and rows[first.name]["best_epoch"] == 4
+
+    grouped = {row["evaluation"]: row for row in _compare(tmp_path, "--evaluations")["rows"]}
+    assert set(grouped) == {"test split", "herwig", "mass_up"}
+    assert grouped["mass_up"]["ids"] == [f"{first.name}:mass_up", f"{second.name}:mass_up"]
+    assert grouped["mass_up"]["n_runs"] == 2
+    assert grouped["mass_up"]["auc_mean"] == pytest.approx(0.71, abs=1e-12)
+    assert grouped["mass_up"]["auc_std"] == pytest.approx(np.std([0.70, 0.72], ddof=1))
+    assert grouped["test split"]["auc_mean"] == pytest.approx(0.82, abs=1e-12)
+    assert grouped["herwig"]["n_runs"] == 1
+
+    # the catalogue's direction: loss sorts lowest first; a filter picks one variation
+    by_loss = _compare(tmp_path, "--no-group", "--evaluations", "--sort", "loss")
+    assert [row["loss"] for row in by_loss["rows"]] == [0.40, 0.44, 0.47, 0.50, 0.52]
+    only = _compare(tmp_path, "--no-group", "--evaluations", "--filter", "evaluation=mass_up")
+    assert [row["auc"] for row in only["rows"]] == [0.70, 0.72]
+
+    text = invoke("compare", tmp_path, "--no-group", "--evaluations")
+    assert f"{first.name}:mass_up" in text.output and "test split" in text.output
+
+
+def test_compare_evaluations_warns_of_an_unreadable_evaluation(tmp_path: Path) -> None:
+    from test_compare import make_run
+
+    run = make_run(tmp_path, "20260101-000000-quick-aaaaaa")
+    folder = run / "evaluations" / "broken"
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text("{not json")
+    result = invoke("compare", run, "--evaluations", "--no-group", "--format", "csv", "--strict")
+    assert result.exit_code == 1  # --strict: a warning was given
+    assert f"{folder / 'metrics.json'}" in result.stderr
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and lines[2].startswith(f"{run.name}:broken,")
+
+
+def test_compare_evaluations_of_a_trained_run(
+    trained: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    import shutil
+
+    run = tmp_path / "outputs" / trained["binary"].name
+    shutil.copytree(trained["binary"], run, ignore=shutil.ignore_patterns("evaluations"))
+    _variation(tmp_path / "up.parquet", seed=24, n=300)
+    assert invoke("evaluate", run, tmp_path / "up.parquet", "--name", "up").exit_code == 0
+    shown = _compare(run, "--evaluations")
+    nominal = json.loads((run / "metrics.json").read_text())
+    varied = json.loads((run / "evaluations" / "up" / "metrics.json").read_text())
+    assert [row["ids"] for row in shown["rows"]] == [[run.name], [f"{run.name}:up"]]
+    assert [row["auc_mean"] for row in shown["rows"]] == [nominal["auc"], varied["auc"]]
+    result = invoke(
+        "compare", run, "--evaluations", "--plot", "learning_curves", "--out",
+        tmp_path / "lc.png", "--strict",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output  # the evaluation row draws no curve, no warning
+    result = invoke("compare", run, "--evaluations", "--plot", "roc", "--out", tmp_path / "roc.png")
+    assert result.exit_code == 0 and (tmp_path / "roc.png").is_file(), result.output
+
+
+# ------------------------------------------------------------------------ multitask runs
+
+
+def test_evaluate_multitask_gives_every_heads_metrics(
+    trained: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    from sklearn.metrics import mean_absolute_error, mean_squared_error, r2_score
+
+    import expctl.api
+
+    run = tmp_path / "run"
+    shutil.copytree(trained["multitask"], run, ignore=shutil.ignore_patterns("evaluations"))
+    frame = _variation(tmp_path / "shifted.parquet", seed=25, n=300)
+    result = invoke("evaluate", run, tmp_path / "shifted.parquet", "--weight", "w", "--name", "up")
+    assert result.exit_code == 0, result.output
+    assert "head signal: auc" in result.output and "head energy: rmse" in result.output
+    folder = run / "evaluations" / "up"
+    metrics = json.loads((folder / "metrics.json").read_text())
+    with np.load(folder / "predictions.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    scores = expctl.api.predict(run, frame)
+    w = frame["w"].to_numpy()
+    # the written predictions: each head's targets (its own column) and `predict`'s scores
+    np.testing.assert_array_equal(arrays["y_true_signal"], frame["label"])
+    np.testing.assert_array_equal(arrays["y_score_signal"], scores["score_signal"])
+    np.testing.assert_array_equal(arrays["y_true_energy"], frame["energy"])
+    np.testing.assert_array_equal(arrays["y_score_energy"], scores["score_energy"])
+    np.testing.assert_array_equal(arrays["y_score"], scores["score_signal"])  # the main head
+    # the run's metrics.json layout: heads by name, the main head's also at the top level
+    assert set(metrics["heads"]) == {"signal", "energy"}
+    signal, energy = metrics["heads"]["signal"], metrics["heads"]["energy"]
+    assert (signal["task"], signal["target"]) == ("binary", "label")
+    assert (energy["task"], energy["target"]) == ("regression", "energy")
+    y, s = frame["label"].to_numpy(), scores["score_signal"].to_numpy()
+    assert signal["auc"] == pytest.approx(roc_auc_score(y, s, sample_weight=w), abs=1e-12)
+    assert metrics["auc"] == signal["auc"]
+    e, p = frame["energy"].to_numpy(), scores["score_energy"].to_numpy()
+    mse = mean_squared_error(e, p, sample_weight=w)
+    assert energy["rmse"] == pytest.approx(np.sqrt(mse), rel=1e-9)
+    assert energy["mae"] == pytest.approx(mean_absolute_error(e, p, sample_weight=w), rel=1e-9)
+    assert energy["r2"] == pytest.approx(r2_score(e, p, sample_weight=w), rel=1e-9)
+    # compare --evaluations shows the heads' metrics of the evaluation
+    shown = json.loads(invoke("compare", run, "--evaluations", "--format", "json").stdout)
+    row = next(r for r in shown["rows"] if r["ids"] == [f"{run.name}:up"])
+    assert row["heads.energy.rmse_mean"] == pytest.approx(energy["rmse"], rel=1e-12)
+
+
+def test_evaluate_multitask_needs_every_heads_target(
+    trained: dict[str, Path],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    run = tmp_path / "run"
+    shutil.copytree(trained["multitask"], run, ignore=shutil.ignore_patterns("evaluations"))
+    _variation(tmp_path / "v.parquet", seed=26, n=50).drop(columns=["energy"]).to_parquet(
+        tmp_path / "v.parquet"
+    )
+    result = invoke("evaluate", run, tmp_path / "v.parquet")
+    assert result.exit_code == 2, result.output
+    assert "the target of head 'energy': no column 'energy'" in result.output
+    assert not (run / "evaluations").exists()

@@ -50,6 +50,13 @@ FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
     is_flag=True,
     help="One row per run, instead of one per set of runs that differ only by seed.",
 )
+@click.option(
+    "--evaluations",
+    is_flag=True,
+    help="Also one row per evaluation of each run (`expctl evaluate`), named RUN:NAME, with its "
+    "metrics on that sample; the `evaluation` column tells them apart ('test split': the run's "
+    "own).",
+)
 @click.option("--plot", type=click.Choice(PLOTS), help="Also draw an overlay figure.")
 @click.option(
     "--metric",
@@ -80,6 +87,7 @@ def compare(
     fmt: str,
     as_json: bool,
     no_group: bool,
+    evaluations: bool,
     plot: str | None,
     metric: str | None,
     out: Path | None,
@@ -92,7 +100,8 @@ def compare(
     unique prefix of one) in --output-dir; with none, every run in --output-dir is compared.
     Runs that differ only by their seed are shown as one row with mean ± std (sample standard
     deviation) and the number of runs. Unreadable, partial or running runs are listed or skipped
-    with a warning.
+    with a warning. With --evaluations, each run's evaluations (a variation sample scored by
+    `expctl evaluate`) follow its row: nominal and variations side by side.
     """
     from expctl.views.compare import OptionError
     from expctl.views.compare import compare as compare_runs
@@ -124,6 +133,7 @@ def compare(
             columns=names,
             fmt=fmt,
             group=not no_group,
+            evaluations=evaluations,
             warn=warn,
         )
     except OptionError as exc:

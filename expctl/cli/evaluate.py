@@ -42,8 +42,9 @@ def evaluate(
     The run's test metrics (AUC and its interval, rejections at 50/90 % signal efficiency,
     confusion matrix for a binary run), predictions.npz and ROC/rejection plots with the run's
     own test curve. Targets come from --target, or from a label per file: `sig.root:1
-    bkg.root:0`. The run's own files are not changed; `expctl roc RUN --evaluation NAME`
-    overlays the nominal and this sample's ROC curves.
+    bkg.root:0`; a multitask run's other heads from their own target columns (every head's
+    metrics under "heads"). The run's own files are not changed; `expctl roc RUN --evaluation
+    NAME` overlays the nominal and this sample's ROC curves.
     """
     from expctl.inference import evaluate_files
     from expctl.runs import resolve_run
@@ -52,11 +53,16 @@ def evaluate(
     result = evaluate_files(
         run_dir, list(files), target=target, weight=weight, name=name, tree=tree, rows=rows
     )
-    m = result.metrics
-    shown = "  ".join(
+    click.echo(f"evaluation {result.name}: {result.events:,} events  {_shown(result.metrics)}")
+    for head, metrics in (result.metrics.get("heads") or {}).items():
+        click.echo(f"  head {head}: {_shown(metrics)}")
+    click.echo(f"written to {result.path}")
+
+
+def _shown(m: dict[str, object]) -> str:
+    """The headline numbers of a metrics dict, as one line."""
+    return "  ".join(
         f"{k} {m[k]:.4f}"
-        for k in ("auc", "accuracy", "rejection_at_50", "rejection_at_90", "rmse", "loss")
+        for k in ("auc", "accuracy", "rejection_at_50", "rejection_at_90", "rmse", "r2", "loss")
         if isinstance(m.get(k), float)
     )
-    click.echo(f"evaluation {result.name}: {result.events:,} events  {shown}")
-    click.echo(f"written to {result.path}")

@@ -89,6 +89,18 @@ def encode_labels(values: np.ndarray, classes: Sequence[Any], where: str) -> np.
     return codes.astype(np.int64)
 
 
+def _targets(
+    raw: np.ndarray, classes: Sequence[Any] | None, where: str, column: str | None
+) -> np.ndarray:
+    """A chunk's targets as the run's: class indices for a classifier (DataError naming values
+    that are not classes), float64 for a regression (DataError if the column is not numeric)."""
+    if classes is not None:
+        return encode_labels(raw, classes, where)
+    if raw.dtype.kind not in "biuf":
+        raise DataError(f"{where}: target {column!r} is not numeric ({raw.dtype})")
+    return raw.astype(np.float64)
+
+
 def _label_value(label: str, classes: Sequence[Any]) -> np.ndarray:
     """A FILE:LABEL's label as a one-element array of the classes' kind."""
     if all(isinstance(c, int) for c in classes):
@@ -112,9 +124,12 @@ def evaluate_files(
     """Evaluate run `run_dir` on the labelled events of `items` and write evaluations/<name>/.
 
     A target comes from the column `target` (default: the run's own data target) or, with
-    `FILE:LABEL` items, from each file's label. BadInputError/DataError (exit 2), with nothing
-    written, for a run that is not completed, an unreadable file, a missing column, a target
-    value that is not a class of the run, or an evaluation name that exists.
+    `FILE:LABEL` items, from each file's label. A multitask run's other heads take their
+    targets from their own columns (data.json's heads) and get their metrics under `heads`, as
+    the run's metrics.json has them (the main head's also at the top level), and
+    `y_true_<head>`/`y_score_<head>` in predictions.npz. BadInputError/DataError (exit 2), with
+    nothing written, for a run that is not completed, an unreadable file, a missing column, a
+    target value that is not a class of the run, or an evaluation name that exists.
     """
     run = open_run(Path(run_dir))
     task, classes = run.task, run.classes
@@ -129,40 +144,52 @@ def evaluate_files(
     extra = [(target, "--target")] if target else []
     if weight is not None:
         extra.append((weight, "--weight"))
+    # a multitask run: every head, the main one first; each other head's target is its column
+    heads = run.heads if len(run.heads) > 1 else ()
+    head_targets = {h.name: target if i == 0 else h.target for i, h in enumerate(heads)}
+    extra += [(h.target, f"the target of head {h.name!r}") for h in heads[1:]]
     files, _ = checked_inputs(run, items, [], tree, labels=True, extra=extra)
     name = _name(run, name, files[0].path)
     run.load_model()
 
-    ys, scores, weights, dropped = [], [], [], 0
-    main = run.main.columns()
-    wanted = [c for c in (target, weight) if c is not None]
+    ys: dict[str, list[np.ndarray]] = {h.name: [] for h in heads or (run.main,)}
+    scores: dict[str, list[np.ndarray]] = {h.name: [] for h in heads or (run.main,)}
+    weights, dropped = [], 0
+    wanted = list(dict.fromkeys(c for c in (target, weight, *head_targets.values()) if c))
     for file, part, scored in scored_chunks(run, files, wanted, rows):
         where = str(file.path)
-        s = np.column_stack([scored[c] for c in main]) if len(main) > 1 else scored[main[0]]
-        n = len(s)
-        raw = part[target] if target else np.repeat(_label_value(str(file.label), classes or ()), n)
-        if classes is not None:
-            y = encode_labels(raw, classes, where)
-        else:
-            if raw.dtype.kind not in "biuf":
-                raise DataError(f"{where}: target {target!r} is not numeric ({raw.dtype})")
-            y = raw.astype(np.float64)
         w = None if weight is None else np.asarray(part[weight], dtype=np.float64)
         if w is not None and not np.isfinite(w).all():
             raise DataError(f"{where}: --weight {weight!r} has NaN or infinite values")
-        keep = np.isfinite(s if s.ndim == 1 else s[:, 0])  # data.nan: drop (NaN scores)
+        keep = np.isfinite(scored[run.main.columns()[0]])  # data.nan: drop (NaN scores)
         dropped += int((~keep).sum())
-        ys.append(y[keep])
-        scores.append(s[keep])
+        for i, head in enumerate(heads or (run.main,)):
+            columns = head.columns()
+            s = np.column_stack([scored[c] for c in columns]) if len(columns) > 1 else None
+            s = scored[columns[0]] if s is None else s
+            column = head.target if i > 0 else target  # None: the file's label
+            if column is not None:
+                raw = part[column]
+            else:
+                raw = np.repeat(_label_value(str(file.label), classes or ()), len(s))
+            ys[head.name].append(_targets(raw, head.classes, where, column)[keep])
+            scores[head.name].append(s[keep])
         if w is not None:
             weights.append(w[keep])
-    y = np.concatenate(ys) if ys else np.empty(0)
-    s = np.concatenate(scores) if scores else np.empty(0)
+    y_by = {k: np.concatenate(v) if v else np.empty(0) for k, v in ys.items()}
+    s_by = {k: np.concatenate(v) if v else np.empty(0) for k, v in scores.items()}
+    y, s = y_by[run.main.name], s_by[run.main.name]
     w = np.concatenate(weights) if weight is not None and weights else None
     if len(y) == 0:
         raise DataError(f"{', '.join(items)}: no events to evaluate")
 
     metrics = dict(evaluate(task, y, s, run.threshold, w))
+    if heads:  # as the run's own metrics.json: the main head's also at the top level
+        metrics["heads"] = {
+            h.name: {"task": h.task, "target": head_targets[h.name]}
+            | evaluate(h.task, y_by[h.name], s_by[h.name], run.threshold, w)
+            for h in heads
+        }
     if task == "binary":
         nominal = run.view.predictions()
         metrics.update(
@@ -178,6 +205,7 @@ def evaluate_files(
             for f in files
         ],
         "target": target,
+        **({"head_targets": head_targets} if heads else {}),
         "weight": weight,
         "task": task,
         "events": len(y),
@@ -188,6 +216,9 @@ def evaluate_files(
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
     arrays: dict[str, Any] = {"y_true": y, "y_score": s}
+    for h in heads:
+        arrays[f"y_true_{h.name}"] = y_by[h.name]
+        arrays[f"y_score_{h.name}"] = s_by[h.name]
     if w is not None:
         arrays["weight"] = w
     if classes is not None:

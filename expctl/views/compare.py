@@ -5,6 +5,7 @@ Everything here works on plain dicts and lists (no pandas, numpy or TensorFlow a
 that `expctl compare` over a thousand runs starts and finishes quickly. A table is built in steps:
 
     runs = load_runs(paths, warn)                         # each run's files read once (RunView)
+    runs = load_runs(paths, warn, evaluations=True)       # + a row per evaluation (RUN:NAME)
     table = build_table(runs, filters, group=True)        # rows: one per run or per seed group
     table = sort_table(table, "auc"); table = select_columns(table, ["id", "auc"])
     text = format_table(table, "markdown")                # expctl.views.table
@@ -77,6 +78,12 @@ TERMINAL_METRICS = (
 )
 
 
+#: The column telling a run's own test metrics from its evaluations' (`compare --evaluations`).
+EVALUATION_COLUMN = "evaluation"
+#: Its value in a run's own row: not a valid evaluation name (a space), so never ambiguous.
+NOMINAL = "test split"
+
+
 class OptionError(ValueError):
     """A command-line value compare cannot use; `option` names the option (`--sort`)."""
 
@@ -90,16 +97,22 @@ class OptionError(ValueError):
 
 @dataclass
 class Run:
-    """One row's source: a run (or one bias/variance point) with its flattened spec and metrics."""
+    """One row's source: a run (or one bias/variance point, or one evaluation of a run: then
+    `path` is RUN/evaluations/NAME, `evaluation` NAME, and the spec and status are the run's)
+    with its flattened spec and metrics."""
 
     path: Path
     status: dict[str, Any]
     spec: dict[str, Any]
     metrics: dict[str, float]
     epochs: dict[str, float] = field(default_factory=dict)
+    evaluation: str | None = None
 
     @property
     def id(self) -> str:
+        """The run's id; `RUN:NAME` for an evaluation of it."""
+        if self.evaluation is not None:
+            return f"{self.path.parent.parent.name}:{self.evaluation}"
         return self.path.name
 
     @property
@@ -183,8 +196,32 @@ def _points(view: RunView) -> list[Run]:
     return runs
 
 
-def load_run(path: Path, warn: Warn) -> list[Run]:
-    """The rows of one run directory: one run, or one per point of a bias/variance experiment.
+def _evaluations(view: RunView, run: Run, warn: Warn) -> list[Run]:
+    """One Run per evaluation of the run (`expctl evaluate`), in name order: the run's spec and
+    status, the evaluation's metrics (a multitask run's `heads` too), no epochs or duration."""
+    out = []
+    for name in view.evaluations:
+        evaluation = view.evaluation(name)
+        metrics = evaluation.metrics
+        for message in evaluation.warnings:
+            warn(message)
+        if not metrics and not evaluation.warnings:
+            warn(f"{evaluation.file(layout.METRICS)}: missing; the evaluation has no metrics")
+        out.append(
+            Run(
+                path=evaluation.path,
+                status=run.status,
+                spec=run.spec,
+                metrics=scalar_metrics(metrics or {}),
+                evaluation=name,
+            )
+        )
+    return out
+
+
+def load_run(path: Path, warn: Warn, *, evaluations: bool = False) -> list[Run]:
+    """The rows of one run directory: one run, or one per point of a bias/variance experiment;
+    with `evaluations`, the run's row is followed by one row per evaluation of it.
 
     What is missing or corrupt is reported through `warn` (naming the file). A run whose spec
     cannot be read is skipped ([]); one without a readable status is kept as status `unknown`,
@@ -198,6 +235,8 @@ def load_run(path: Path, warn: Warn) -> list[Run]:
     runs = _points(view) if view.is_biasvar else [_run(view)]
     for message in view.warnings:
         warn(message)
+    if evaluations and not view.is_biasvar:
+        runs += _evaluations(view, runs[0], warn)
     if view.is_biasvar and view.state == "completed" and not view.exists(layout.DECOMPOSITION):
         warn(f"{view.file(layout.DECOMPOSITION)}: missing although the experiment completed")
     if view.state == "running":
@@ -205,9 +244,9 @@ def load_run(path: Path, warn: Warn) -> list[Run]:
     return runs
 
 
-def load_runs(paths: Iterable[Path], warn: Warn) -> list[Run]:
+def load_runs(paths: Iterable[Path], warn: Warn, *, evaluations: bool = False) -> list[Run]:
     """`load_run` on each path, leaving out the runs that cannot be compared."""
-    return [run for path in paths for run in load_run(Path(path), warn)]
+    return [run for path in paths for run in load_run(Path(path), warn, evaluations=evaluations)]
 
 
 # ------------------------------------------------------------------------------------- tables
@@ -229,7 +268,9 @@ def main_metric(names: Iterable[str]) -> str | None:
 
 
 #: Row fields that are not spec keys; a spec key of the same name is shown as `spec.<key>`.
-_RESERVED = frozenset({"id", "status", *EPOCH_COLUMNS, DURATION_COLUMN, "path", *GROUP_COLUMNS})
+_RESERVED = frozenset(
+    {"id", "status", *EPOCH_COLUMNS, DURATION_COLUMN, "path", *GROUP_COLUMNS, EVALUATION_COLUMN}
+)
 
 
 def _key_column(key: str) -> str:
@@ -244,20 +285,24 @@ def metric_columns(runs: Sequence[Run]) -> dict[str, str]:
     return {m: f"test_{m}" if m in taken else m for m in metric_names(runs)}
 
 
-def run_row(run: Run, metrics: dict[str, str]) -> dict[str, Any]:
+def run_row(run: Run, metrics: dict[str, str], evaluated: bool = False) -> dict[str, Any]:
     """One run as a flat dict: id, name, status, every spec key, metrics, epochs, duration, path.
 
     `metrics` maps each metric name to its column (see `metric_columns`); a metric the run
-    lacks is NaN. The spec's own `name` is the run's name.
+    lacks is NaN. The spec's own `name` is the run's name. With `evaluated` (the table has
+    evaluations), `evaluation` is the evaluation's name, or NOMINAL for the run's own row.
     """
     row: dict[str, Any] = {"id": run.id, "name": run.name, "status": run.state}
+    if evaluated:
+        row[EVALUATION_COLUMN] = run.evaluation if run.evaluation is not None else NOMINAL
     for key, value in run.spec.items():
         row.setdefault(_key_column(key), value)
     for name, column in metrics.items():
         row[column] = run.metrics.get(name, math.nan)
     for key in EPOCH_COLUMNS:
         row[key] = run.epochs.get(key, math.nan)
-    duration = run.status.get("duration_s")
+    # an evaluation's row shares the run's status, but the run's duration is not its own
+    duration = run.status.get("duration_s") if run.evaluation is None else None
     row[DURATION_COLUMN] = float(duration) if is_number(duration) else math.nan
     row["path"] = str(run.path)
     return row
@@ -266,14 +311,19 @@ def run_row(run: Run, metrics: dict[str, str]) -> dict[str, Any]:
 def build_table(runs: Sequence[Run], filters: Sequence[Filter] = (), group: bool = True) -> Table:
     """The comparison of `runs`: filtered (per run), then grouped by seed unless `group` is False.
 
-    Default columns: id, name, status, the spec keys that differ between the remaining runs
-    (seed keys left out when grouped), the test metrics, best and stopped epoch, duration and,
-    when grouped, n_runs. ValueError for a filter on a key no run has.
+    Default columns: id, name, status, `evaluation` when some rows are evaluations (it is then
+    the first key: a run's row and its evaluations' are never grouped together, while the same
+    evaluation of runs that differ only by seed is), the spec keys that differ between the
+    remaining runs (seed keys left out when grouped), the test metrics, best and stopped epoch,
+    duration and, when grouped, n_runs. ValueError for a filter on a key no run has.
     """
     metrics = metric_columns(runs)
-    rows = filter_rows([run_row(run, metrics) for run in runs], filters)
+    evaluated = any(run.evaluation is not None for run in runs)
+    rows = filter_rows([run_row(run, metrics, evaluated) for run in runs], filters)
     kept = {row["path"] for row in rows}
     keys = [_key_column(k) for k in differing_keys([r.spec for r in runs if str(r.path) in kept])]
+    if evaluated:
+        keys.insert(0, EVALUATION_COLUMN)
     results = [*metrics.values(), *EPOCH_COLUMNS, DURATION_COLUMN]
     available: dict[str, None] = {}
     for row in rows:
@@ -412,10 +462,11 @@ def compare(
     columns: Sequence[str] | None = None,
     fmt: str = "table",
     group: bool = True,
+    evaluations: bool = False,
     warn: Warn | None = None,
 ) -> Comparison:
     """Compare the runs of `refs` (run ids, run directories, folders of runs; none: every run in
-    `output_dir`).
+    `output_dir`); with `evaluations`, each run's evaluations too (a row each, `RUN:NAME`).
 
     A terminal format (table, markdown) shows the main metrics unless `columns` are given.
     OptionError (a ValueError naming the option) for a bad filter, sort key or column;
@@ -433,7 +484,8 @@ def compare(
         raise RunNotFoundError(
             f"{output_dir}: no such directory (--output-dir); no runs to compare"
         )
-    runs = load_runs(resolve_runs(refs or (str(output_dir),), Path(output_dir), warn), warn)
+    paths = resolve_runs(refs or (str(output_dir),), Path(output_dir), warn)
+    runs = load_runs(paths, warn, evaluations=evaluations)
     try:
         table = build_table(runs, parsed, group=group)
     except ValueError as exc:
@@ -454,8 +506,10 @@ def compare(
 
 
 __all__ = [
+    "EVALUATION_COLUMN",
     "LEADING_METRICS",
     "MAIN_METRICS",
+    "NOMINAL",
     "POINT_METRICS",
     "TERMINAL_METRICS",
     "Comparison",

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from expctl.evaluation import catalogue
 from expctl.runs import layout
 from expctl.runs.view import RunView
-from expctl.views.compare import main_metric
+from expctl.views.compare import EVALUATION_COLUMN, NOMINAL, main_metric
 from expctl.views.grouping import is_seed_key
 from expctl.views.table import DURATION_COLUMN, EPOCH_COLUMNS, Table, value_text
 
@@ -103,13 +103,16 @@ def history_curve(run_dir: Path) -> tuple[str, list[float], list[float]]:
 
 
 def learning_curves(table: Table, warn: Warn) -> Figure:
-    """Every run's val_loss per epoch on one axis, one colour per row."""
+    """Every run's val_loss per epoch on one axis, one colour per row (an evaluation's row has
+    no training of its own: left out)."""
     from expctl.errors import BadInputError
     from expctl.plots import learning_curves_figure
 
     curves = []
     ylabel = "val_loss"
     for i, row in enumerate(table.rows):
+        if row.get(EVALUATION_COLUMN, NOMINAL) != NOMINAL:
+            continue
         label = row_label(table, row)
         for run_path in row_paths(row):
             try:
