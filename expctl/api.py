@@ -240,11 +240,13 @@ def compare(
     filters: list[str] | tuple[str, ...] = (),
     sort: str | None = None,
     group: bool = True,
+    evaluations: bool = False,
 ) -> Any:
     """The `expctl compare` table as a pandas DataFrame (every metric; grouped: `x_mean`, `x_std`).
 
     `refs` are run ids, run directories or folders of runs (none: every run in `output_dir`);
-    `filters` and `sort` are written as on the command line (`"model.dropout>0.1"`, `"-auc"`).
+    `filters` and `sort` are written as on the command line (`"model.dropout>0.1"`, `"-auc"`);
+    `evaluations`: also a row per `expctl evaluate` sample of each run (`RUN:NAME`).
     Problems met while reading runs are given as Python warnings.
     """
     import warnings
@@ -261,6 +263,7 @@ def compare(
         sort=sort,
         fmt="json",
         group=group,
+        evaluations=evaluations,
         warn=lambda message: warnings.warn(message, stacklevel=3),
     )
     return pd.DataFrame(flat_rows(result.table), columns=flat_columns(result.table))
