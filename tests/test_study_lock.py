@@ -223,3 +223,29 @@ def test_hosts_sharing_a_random_study_use_its_budget_exactly(pg_server, tmp_path
         if budget > 1:
             workers = {t.user_attrs["worker"]["pid"] for t in trials}
             assert len(workers) >= 2, "one host ran every trial: the test did not race"
+
+
+def test_a_retried_tell_that_finds_its_trial_finished_counts_as_done(monkeypatch) -> None:
+    """A tell whose connection dropped after the server committed it: the retry reads the trial
+    back COMPLETE and Optuna refuses ("Cannot tell a COMPLETE trial"): that is success. The same
+    refusal on a first try is an error."""
+    import sqlalchemy.exc
+
+    from expctl.sweep import storage
+
+    monkeypatch.setattr(storage.time, "sleep", lambda s: None)
+    calls = []
+
+    def tell() -> None:
+        calls.append(1)
+        if len(calls) == 1:  # committed on the server, the acknowledgement lost
+            raise sqlalchemy.exc.OperationalError("tell", {}, Exception("server closed"))
+        raise ValueError("Cannot tell a COMPLETE trial.")
+
+    assert storage.retrying(tell) is None and len(calls) == 2
+
+    def refused() -> None:
+        raise ValueError("Cannot tell a COMPLETE trial.")
+
+    with pytest.raises(ValueError, match="Cannot tell"):
+        storage.retrying(refused)

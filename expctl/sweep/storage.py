@@ -56,7 +56,8 @@ def retrying(call: Callable[[], Any], patience_s: float = RECONNECT_S) -> Any:
     stale trials): a connection lost mid-operation is rolled back by Optuna's session, and the
     pool (pre-ping) opens a new connection on the next try. A result already recorded by the
     try that lost its connection is not recorded twice: Optuna refuses to update a finished
-    trial, and that refusal on a retry means the first try went through.
+    trial (`UpdateFinishedTrialError`, or study.tell's "Cannot tell a COMPLETE trial" when it reads
+    the trial back finished), and that refusal on a retry means the first try went through.
     """
     import sqlalchemy.exc
 
@@ -73,6 +74,10 @@ def retrying(call: Callable[[], Any], patience_s: float = RECONNECT_S) -> Any:
         except optuna.exceptions.UpdateFinishedTrialError:
             if tried:
                 return None
+            raise
+        except ValueError as exc:
+            if tried and str(exc).startswith("Cannot tell a"):
+                return None  # study.tell found the trial finished: the lost try recorded it
             raise
         except transient:
             if time.monotonic() > deadline:
