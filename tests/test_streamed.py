@@ -389,3 +389,31 @@ def test_a_multitask_streamed_run_is_the_in_memory_run(files: Path, tmp_path: Pa
     da, db = (json.loads((r / "data.json").read_text()) for r in (a, b))
     assert da["features"] == db["features"] == ["f0", "f1", "f2", "f3", "w"]
     assert da["heads"] == db["heads"]
+
+
+def test_many_files_are_mixed_a_window_at_a_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ten ROOT files (five signal, five background) read three at a time when shuffling: every
+    training event exactly once, and both classes among the first chunks."""
+    from expctl.data import streamed
+
+    monkeypatch.setattr(streamed, "OPEN_FILES", 3)
+    files = []
+    for i in range(10):
+        ev = {k: v for k, v in _events(300, seed=20 + i).items() if k != "label"}
+        _write_root(tmp_path / f"f{i}.root", ev)
+        files.append({"path": f"f{i}.root", "label": int(i < 5)})
+    section = {"source": "root", "files": files, "stream": True, "chunk_size": 50}
+    dataset = prepare(_data(section), tmp_path, seed=1)
+
+    def ids(order: str) -> list[tuple[str, int]]:
+        return [
+            (part.key, int(e)) for part, _ in dataset.parts("train", order) for e in part.entries
+        ]
+
+    mixed, in_order = ids("mixed"), ids("file")
+    assert sorted(mixed) == sorted(in_order) and len(set(mixed)) == len(mixed)
+    assert mixed != in_order
+    first = [batch.y for _, batch in list(dataset.parts("train", "mixed"))[:6]]
+    assert set(np.concatenate(first).tolist()) == {0, 1}

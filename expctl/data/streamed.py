@@ -674,31 +674,43 @@ def _encode_head(values: np.ndarray, head: HeadData) -> np.ndarray:
     return np.searchsorted(np.asarray(head.classes), values).astype(np.int64)
 
 
+#: Files read side by side when their chunks are mixed (the others wait their turn).
+OPEN_FILES = 8
+
+
 def _interleaved(files: StreamedFiles) -> Iterator[Part]:
-    """Every file's parts, the files read side by side: next comes the chunk of the file read
-    least far (as a fraction of its events), so a shuffle buffer mixes signal and background
-    files from the start. A function of the files alone: the same order every time."""
+    """Every file's parts, up to OPEN_FILES files read side by side (one reading thread): next
+    comes the chunk of the open file read least far (as a fraction of its events), so a shuffle
+    buffer mixes signal and background files from the start. The files are opened in an order
+    fixed by the data seed (a permutation, so that with many files the window holds a mix of
+    samples), the same every epoch."""
     if len(files.files) == 1:
         yield from _read(files)
         return
-    sizes = []
-    for f in files.files:
-        n = _events_in(files.source, f.path, dict(f.options))
-        sizes.append(max(1, n if n is not None else f.path.stat().st_size))
-    one = [
-        read_ahead(parts(StreamedFiles(**{**files.__dict__, "files": (f,)}), files.rows), 1)
-        for f in files.files
-    ]
-    done = [0] * len(one)
-    live = set(range(len(one)))
-    while live:
-        i = min(live, key=lambda k: (done[k] / sizes[k], k))
+    yield from read_ahead(_mixed(files), READ_AHEAD)
+
+
+def _mixed(files: StreamedFiles) -> Iterator[Part]:
+    order = list(np.random.default_rng([files.seed, 0x5EED]).permutation(len(files.files)))
+    opened: dict[int, list[Any]] = {}  # file index -> [its parts, events read, its size]
+    while order or opened:
+        while order and len(opened) < OPEN_FILES:
+            i = int(order.pop(0))
+            f = files.files[i]
+            n = _events_in(files.source, f.path, dict(f.options))
+            one = StreamedFiles(**{**files.__dict__, "files": (f,)})
+            opened[i] = [
+                parts(one, files.rows),
+                0,
+                max(1, n if n is not None else f.path.stat().st_size),
+            ]
+        i = min(opened, key=lambda k: (opened[k][1] / opened[k][2], k))
         try:
-            part = next(one[i])
+            part = next(opened[i][0])
         except StopIteration:
-            live.discard(i)
+            del opened[i]
             continue
-        done[i] += len(part.entries)
+        opened[i][1] += len(part.entries)
         yield part
 
 
