@@ -1,11 +1,14 @@
 """The job of `expctl run` written by hand, the way the Keras guides write it.
 
     python benchmarks/handwritten.py DATA.csv OUT_DIR --epochs 15 [--hidden 64,64,64] [--batch 256]
+        [--steps-per-execution 1] [--predict-batch BATCH]
 
 Reads the CSV (features, then a `label` column), splits 60/20/20, standardises with the training
 split's mean and standard deviation, builds the MLP, `model.fit` on arrays with the defaults,
 predicts the test split, and saves the model, the history and the test AUC. This is the baseline
-of benchmarks/bench_overhead.py: expctl should cost nothing over it.
+of benchmarks/bench_overhead.py: expctl should cost nothing over it. `--steps-per-execution` and
+`--predict-batch` (default: the training batch, as most scripts predict) let it use expctl's
+settings.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps-per-execution", type=int, default=1)
+    parser.add_argument("--predict-batch", type=int, default=None)
     args = parser.parse_args()
     keras.utils.set_random_seed(args.seed)
 
@@ -61,7 +65,7 @@ def main() -> None:
     history = model.fit(
         x_train, y_train, batch_size=args.batch, epochs=args.epochs, validation_data=(x_val, y_val)
     )
-    score = model.predict(x_test, batch_size=args.batch, verbose=0).ravel()
+    score = model.predict(x_test, batch_size=args.predict_batch or args.batch, verbose=0).ravel()
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -178,6 +178,13 @@ def _entries() -> list[MetricInfo]:
         m("epochs_trained", None, ALL_TASKS, "epochs trained", kind="bookkeeping"),
         m("best_epoch", None, ALL_TASKS, "the epoch whose weights were kept", kind="bookkeeping"),
         m(
+            "overtraining_sample",
+            None,
+            BINARY,
+            "training events scored for the overtraining test (a sample when the split is larger)",
+            kind="bookkeeping",
+        ),
+        m(
             "stopped_epoch",
             None,
             ALL_TASKS,

@@ -31,6 +31,7 @@ def overtraining_figure(
     *,
     log: bool = False,
     bins: int = BINS,
+    train_events: int | None = None,
 ) -> Figure:
     """Normalised classifier-output distributions of signal and background, training vs test.
 
@@ -42,7 +43,10 @@ def overtraining_figure(
     a probability. Empty test bins get no point. With `log` the y axis is logarithmic (to see the
     tails). `ks` (e.g. from a Kolmogorov-Smirnov test of train vs test per class) with keys
     `ks_pvalue_signal` and `ks_pvalue_background` is printed on the plot as
-    "KS p-value: signal 0.43, background 0.12". Non-finite scores are left out. Raises ValueError
+    "KS p-value: signal 0.43, background 0.12". `train_events`: the size of the whole training
+    split when the training scores are a sample of it (`expctl.training.predict.train_sample`),
+    stated on the plot as "training: a random 100,000 of 2,400,000 events"; nothing is said when
+    it is None or not larger than the sample. Non-finite scores are left out. Raises ValueError
     on length mismatches, labels other than 0/1, or a sample without signal or background.
     """
     samples = {
@@ -59,10 +63,11 @@ def overtraining_figure(
     ax.set_xlim(edges[0], edges[-1])
     ax.set_xlabel("classifier output")
     ax.set_ylabel(r"normalised entries $(1/N)\,dN/dx$")
-    ks_text = _ks_text(ks) if ks is not None else None
-    # The legend (and the KS line) sit in the top part of the panel, above the histograms.
-    _set_ylim(ax, highest, lowest, headroom=0.36 if ks_text else 0.3, log=log)
-    _legend(ax, ks_text)
+    notes = [_ks_text(ks) if ks is not None else None, _sample_text(train_scores, train_events)]
+    notes = [n for n in notes if n]
+    # The legend (and the notes) sit in the top part of the panel, above the histograms.
+    _set_ylim(ax, highest, lowest, headroom=0.3 + 0.06 * len(notes), log=log)
+    _legend(ax, notes)
     ax.grid(True, which="major", alpha=0.3)
     if title:
         ax.set_title(title)
@@ -185,8 +190,17 @@ def _p_value(p: Any) -> str:
     return f"{p:.2f}" if p >= 0.01 else f"{p:.1e}"
 
 
-def _legend(ax: Axes, ks_text: str | None) -> None:
-    """Training and test side by side (two columns) at the top, the KS line above them."""
+def _sample_text(train_scores: Any, train_events: int | None) -> str | None:
+    """ "training: a random 100,000 of 2,400,000 events" when the scores are a sample, else None."""
+    sampled = np.size(train_scores)
+    if train_events is None or int(train_events) <= sampled:
+        return None
+    return f"training: a random {sampled:,} of {int(train_events):,} events"
+
+
+def _legend(ax: Axes, notes: list[str]) -> None:
+    """Training and test side by side (two columns) at the top, the notes (the KS line, the
+    training sample) above them."""
     from matplotlib.colors import to_rgba
     from matplotlib.patches import Patch
 
@@ -200,9 +214,10 @@ def _legend(ax: Axes, ks_text: str | None) -> None:
     handles += test_handles
     labels += test_labels
     anchor = 0.99
-    if ks_text:
-        ax.text(0.5, 0.975, ks_text, transform=ax.transAxes, ha="center", va="top", fontsize=9.5)
-        anchor = 0.91
+    if notes:
+        text = "\n".join(notes)
+        ax.text(0.5, 0.975, text, transform=ax.transAxes, ha="center", va="top", fontsize=9.5)
+        anchor = 0.99 - 0.08 * len(notes)
     ax.legend(
         handles,
         labels,

@@ -42,9 +42,15 @@ def binary_figures(
     classes: Sequence[Any] | None,
     threshold: float,
     weight: np.ndarray | None = None,
+    train_events: int | None = None,
 ) -> dict[str, Draw]:
     """Overtraining and confusion figures of a binary classifier, and its ROC and rejection
-    curves when the AUC is defined; `metrics` holds `evaluate`'s and `binary_diagnostics`' keys."""
+    curves when the AUC is defined; `metrics` holds `evaluate`'s and `binary_diagnostics`' keys.
+
+    `train_scores`/`train_y` may be a sample of the training split
+    (`expctl.training.predict.train_sample`); `train_events`, the split's size, then has the
+    overtraining figure say so. The ROC curve is computed from every test event; its figures
+    draw at most `expctl.plots.roc.DRAWN_POINTS` of its points (`thin`)."""
     from expctl.evaluation import roc_curve
     from expctl.plots.confusion import confusion_figure
     from expctl.plots.overtraining import overtraining_figure
@@ -56,7 +62,13 @@ def binary_figures(
     names = ["background (0)", "signal (1)"] if classes == (0, 1) else [str(c) for c in classes]
     figures: dict[str, Draw] = {
         "overtraining.png": lambda: overtraining_figure(
-            train_scores, train_y, scores, y, ks=ks, title=f"{name}: training vs test"
+            train_scores,
+            train_y,
+            scores,
+            y,
+            ks=ks,
+            title=f"{name}: training vs test",
+            train_events=train_events,
         ),
         "confusion.png": lambda: confusion_figure(
             matrix, names, title=f"{name} (test, threshold {threshold:g})"

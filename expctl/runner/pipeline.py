@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from expctl import interrupts
-from expctl.data import Dataset, is_streamed, prepare
+from expctl.data import Dataset, Split, is_streamed, prepare
 from expctl.data.fingerprint import data_record
 from expctl.errors import Interrupted, RunFailedError, SpecError
 from expctl.evaluation.metrics import UndefinedMetricWarning
@@ -283,6 +283,7 @@ def _evaluate(
         main_head,
         main_scores,
         technique_metrics,
+        train_sample,
     )
 
     threshold = spec.evaluate.threshold
@@ -302,7 +303,11 @@ def _evaluate(
     if dataset.task == "binary":
         from expctl.evaluation.tasks import binary_diagnostics
 
-        train = dataset.sample("train", STREAMED_SAMPLE) if is_streamed(dataset) else dataset.train
+        if is_streamed(dataset):
+            train = dataset.sample("train", STREAMED_SAMPLE)
+        else:  # a bounded sample in memory too: its cost does not grow with the data
+            index = train_sample(dataset, spec.seed, STREAMED_SAMPLE)
+            train = Split(dataset.train.x[index], dataset.train.y[index])
         if len(train) < len(dataset.train):
             metrics["overtraining_sample"] = len(train)
         train_scores = main_scores(model, dataset, train.x)
@@ -320,6 +325,7 @@ def _evaluate(
             dataset.classes,
             threshold,
             test.w,
+            train_events=len(dataset.train),
         )
     elif dataset.task == "multiclass":
         figures = multiclass_figures(spec.name, metrics, dataset.classes)

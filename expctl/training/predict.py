@@ -19,6 +19,12 @@ from expctl.evaluation.tasks import ADVERSARIAL_KEYS, evaluate
 PREDICT_BATCH = 8192
 #: At most this many batches per `model.predict` call.
 PREDICT_GROUP = 8
+#: At most this many training events are predicted for the overtraining test and figure: their
+#: cost stays the same however large the training split (issue 15); metrics.json states the
+#: number used as `overtraining_sample`.
+TRAIN_SCORE_SAMPLE = 100_000
+#: Mixed into the run's seed, so the sample is not drawn from the same stream as anything else.
+_SAMPLE_STREAM = 0x07E5
 
 
 def model_predict(model: Any, x: np.ndarray) -> Any:
@@ -77,6 +83,26 @@ def main_head(dataset: Dataset, head_scores: dict[str, np.ndarray]) -> np.ndarra
 def main_scores(model: Any, dataset: Dataset, x: np.ndarray) -> np.ndarray:
     """The main head's scores on `x`."""
     return main_head(dataset, predict_heads(model, dataset, x))
+
+
+def train_sample(dataset: Dataset, seed: int, limit: int = TRAIN_SCORE_SAMPLE) -> np.ndarray:
+    """Sorted indices of at most `limit` events of the training split, drawn without replacement.
+
+    A split of at most `limit` events is taken whole (`arange`: the same scores, and the same
+    overtraining test, as predicting the whole split); a larger one gives a uniform random subset
+    that is a function of `seed` alone. Sorted, so that gathering the rows reads the arrays in
+    order. The overtraining test and figure compare the score distributions of training and test
+    events: a random sample of the training events has the same distribution, and its size (the
+    length of the result) goes into metrics.json as `overtraining_sample`.
+    """
+    n = len(dataset.train)
+    limit = int(limit)
+    if limit < 1:
+        raise ValueError(f"train_sample: limit must be at least 1, got {limit}")
+    if n <= limit:
+        return np.arange(n)
+    rng = np.random.default_rng([int(seed), _SAMPLE_STREAM])
+    return np.sort(rng.choice(n, size=limit, replace=False))
 
 
 def head_metrics(
@@ -167,6 +193,7 @@ def robustness_scan(
 
 __all__ = [
     "ADVERSARIAL_KEYS",
+    "TRAIN_SCORE_SAMPLE",
     "adversarial_evaluation",
     "evaluate",
     "head_metrics",
@@ -177,4 +204,5 @@ __all__ = [
     "predict_heads",
     "robustness_scan",
     "technique_metrics",
+    "train_sample",
 ]
