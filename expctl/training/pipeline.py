@@ -7,8 +7,8 @@ epoch e is `stateless_shuffle(range(n), seed=(seed, e))`, read from an epoch var
 callback (`expctl.training.callbacks.ReseedEachEpoch`) sets at the start of every epoch.
 
 The pipeline is Keras' own for arrays (`ArrayDataAdapter.get_tf_dataset`): one permutation per
-epoch, cut into batches of indices (the last one partial), each batch gathered from the arrays in
-a parallel map and prefetched; so the batches, their sizes and the speed are what `fit(x, y,
+epoch, cut into batches of indices (the last one partial), gathered from the arrays in a parallel
+map (GATHER_GROUP batches per NumPy call, unbatched again) and prefetched; so the batches, their sizes and the speed are what `fit(x, y,
 shuffle=True)` gives. Its cardinality is declared, so Keras knows the steps per epoch (callbacks
 see `params["steps"]`), makes a fresh iterator each epoch, and `steps_per_execution` groups
 batches exactly as with arrays.
@@ -26,6 +26,11 @@ import math
 from typing import Any
 
 import numpy as np
+
+
+#: Training batches gathered by one NumPy call (one `tf.numpy_function` per call costs more
+#: than the gather of a batch of a few hundred events).
+GATHER_GROUP = 16
 
 
 class EpochBatches:
@@ -90,15 +95,27 @@ class EpochBatches:
         def epoch_order(_: Any) -> Any:
             return self._permutation(self.epoch.read_value())
 
+        groups = full // GATHER_GROUP
+        grouped = groups * GATHER_GROUP * batch  # events gathered GATHER_GROUP batches a call
+
         def batches(indices: Any) -> Any:
-            head = tf.reshape(indices[: full * batch], [full, batch])
-            out = tf.data.Dataset.from_tensor_slices(head)
+            # the same batches as one gather per batch, in the same order: first groups of
+            # GATHER_GROUP batches (one NumPy call each, unbatched by tf.data), then the full
+            # batches left, then the last partial one
+            parallel = tf.data.AUTOTUNE
+            head = tf.reshape(indices[:grouped], [groups, GATHER_GROUP, batch])
+            out = tf.data.Dataset.from_tensor_slices(head).map(self._gather, parallel).unbatch()
+            if full > groups * GATHER_GROUP:
+                left = tf.reshape(indices[grouped : full * batch], [-1, batch])
+                out = out.concatenate(
+                    tf.data.Dataset.from_tensor_slices(left).map(self._gather, parallel)
+                )
             if rest:
-                out = out.concatenate(tf.data.Dataset.from_tensors(indices[full * batch :]))
+                last = tf.data.Dataset.from_tensors(indices[full * batch :])
+                out = out.concatenate(last.map(self._gather))
             return out
 
-        index_batches = tf.data.Dataset.range(1).map(epoch_order).prefetch(1).flat_map(batches)
-        data = index_batches.map(self._gather, num_parallel_calls=tf.data.AUTOTUNE)
+        data = tf.data.Dataset.range(1).map(epoch_order).prefetch(1).flat_map(batches)
         return _finish(data, self.steps)
 
 
@@ -303,8 +320,9 @@ def _numpy_call(rows: Any, arg: Any, flat: list[np.ndarray], structure: Any) -> 
     import tensorflow as tf
 
     out = tf.numpy_function(rows, [arg], [tf.as_dtype(a.dtype) for a in flat], stateful=False)
+    lead = (None,) * max(1, arg.shape.rank or 1)  # a batch of indices, or a group of batches
     for tensor, a in zip(out, flat, strict=True):
-        tensor.set_shape((None, *a.shape[1:]))
+        tensor.set_shape((*lead, *a.shape[1:]))
     return tf.nest.pack_sequence_as(structure, out)
 
 
