@@ -273,16 +273,29 @@ def ordered_batches(arrays: Any, batch_size: int) -> Any:
     flat = [_host(a) for a in tf.nest.flatten(arrays)]
     n = len(flat[0])
     steps = max(1, math.ceil(n / batch_size))
+    block = GATHER_GROUP * batch_size
+    blocks = n // block  # GATHER_GROUP full batches per NumPy call, unbatched again
 
     def rows(start: Any) -> list[np.ndarray]:
         start = int(start)
         return [a[start : start + batch_size] for a in flat]
 
+    def group(start: Any) -> list[np.ndarray]:
+        start = int(start)
+        return [
+            a[start : start + block].reshape(GATHER_GROUP, batch_size, *a.shape[1:]) for a in flat
+        ]
+
     def cut(start: Any) -> Any:
         return _numpy_call(rows, start, flat, arrays)
 
-    starts = tf.data.Dataset.range(0, max(n, 1), batch_size)
-    return _finish(starts.map(cut, num_parallel_calls=tf.data.AUTOTUNE), steps)
+    def cut_group(start: Any) -> Any:
+        return _numpy_call(group, start, flat, arrays, lead_rank=2)
+
+    parallel = tf.data.AUTOTUNE
+    data = tf.data.Dataset.range(0, blocks * block, block).map(cut_group, parallel).unbatch()
+    rest = tf.data.Dataset.range(blocks * block, max(n, 1), batch_size).map(cut, parallel)
+    return _finish(data.concatenate(rest) if blocks else rest, steps)
 
 
 def _finish(data: Any, steps: int) -> Any:
@@ -314,13 +327,16 @@ def _gatherer(arrays: Any) -> Any:
     return gather
 
 
-def _numpy_call(rows: Any, arg: Any, flat: list[np.ndarray], structure: Any) -> Any:
+def _numpy_call(
+    rows: Any, arg: Any, flat: list[np.ndarray], structure: Any, lead_rank: int | None = None
+) -> Any:
     """`rows(arg)` run by NumPy inside the pipeline: one batch of each of `flat`, as tensors
     packed like `structure`, their shapes known but for the batch size."""
     import tensorflow as tf
 
     out = tf.numpy_function(rows, [arg], [tf.as_dtype(a.dtype) for a in flat], stateful=False)
-    lead = (None,) * max(1, arg.shape.rank or 1)  # a batch of indices, or a group of batches
+    # a batch (of indices, or from a start), or (lead_rank 2, or a 2-D index) a group of batches
+    lead = (None,) * (lead_rank or max(1, arg.shape.rank or 1))
     for tensor, a in zip(out, flat, strict=True):
         tensor.set_shape((*lead, *a.shape[1:]))
     return tf.nest.pack_sequence_as(structure, out)
