@@ -9,7 +9,8 @@ the CSV, training, predicting, and writing its outputs (expctl: the whole run di
 report, checkpoints and TensorBoard events; the script: model, history, predictions, AUC).
 Prints the median wall times, their ratio (issue 8 asks for <= 1.03), and the test AUCs.
 A third process, "hand-written, expctl's settings", is the script with expctl's automatic
-`steps_per_execution` and its prediction batch (`expctl.training.predict.PREDICT_BATCH`): the
+`steps_per_execution`, its prediction batch (`expctl.training.predict.PREDICT_BATCH`) and its
+per-epoch AUC metric (`expctl.models.build.AUC_THRESHOLDS` thresholds, Keras' default 200): the
 ratio to it is what expctl's bookkeeping (plots, report, checkpoints, TensorBoard, digests, the
 overtraining test) costs on top of the same training and prediction (issue 15 asks <= 1.03, at
 300k and at 4M events alike). `--tree DIR` adds `expctl run` from another source tree (e.g. a
@@ -106,6 +107,7 @@ def main() -> None:
     hidden = [int(h) for h in args.hidden.split(",")]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     os.environ.update(env)
+    from expctl.models.build import AUC_THRESHOLDS
     from expctl.training.fit import steps_per_execution
     from expctl.training.predict import PREDICT_BATCH
 
@@ -128,6 +130,8 @@ def main() -> None:
             str(steps_per_execution(int(0.6 * args.events), args.batch)),
             "--predict-batch",
             str(PREDICT_BATCH),
+            "--auc-thresholds",
+            str(AUC_THRESHOLDS),
         ]
         # (name, command without the output folder, env, reads metrics.json from a run dir)
         processes: list[tuple[str, list[str], dict[str, str], bool]] = []

@@ -1,14 +1,14 @@
 """The job of `expctl run` written by hand, the way the Keras guides write it.
 
     python benchmarks/handwritten.py DATA.csv OUT_DIR --epochs 15 [--hidden 64,64,64] [--batch 256]
-        [--steps-per-execution 1] [--predict-batch BATCH]
+        [--steps-per-execution 1] [--predict-batch BATCH] [--auc-thresholds 200]
 
 Reads the CSV (features, then a `label` column), splits 60/20/20, standardises with the training
 split's mean and standard deviation, builds the MLP, `model.fit` on arrays with the defaults,
 predicts the test split, and saves the model, the history and the test AUC. This is the baseline
 of benchmarks/bench_overhead.py: expctl should cost nothing over it. `--steps-per-execution` and
-`--predict-batch` (default: the training batch, as most scripts predict) let it use expctl's
-settings.
+`--predict-batch` (default: the training batch, as most scripts predict) and `--auc-thresholds`
+(of the per-epoch AUC metric; default Keras' 200) let it use expctl's settings.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--steps-per-execution", type=int, default=1)
     parser.add_argument("--predict-batch", type=int, default=None)
+    parser.add_argument("--auc-thresholds", type=int, default=200)
     args = parser.parse_args()
     keras.utils.set_random_seed(args.seed)
 
@@ -59,7 +60,7 @@ def main() -> None:
     model.compile(
         optimizer=keras.optimizers.Adam(1e-3),
         loss="binary_crossentropy",
-        metrics=["accuracy", keras.metrics.AUC(name="auc")],
+        metrics=["accuracy", keras.metrics.AUC(name="auc", num_thresholds=args.auc_thresholds)],
         steps_per_execution=args.steps_per_execution,
     )
     history = model.fit(

@@ -125,7 +125,9 @@ def plan_points(
         loaded = load_spec(spec_path, extra)
         data_key = json.dumps(loaded.spec.data.model_dump(mode="json"), sort_keys=True)
         if data_key not in checked:  # a scan of model/train keys reads the data once
-            checked[data_key] = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False)
+            checked[data_key] = prepare(
+                loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False
+            )
         dataset = checked[data_key]
         check_against_data(loaded, dataset)
         if len(dataset.train) < 2:

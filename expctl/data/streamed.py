@@ -262,6 +262,23 @@ def plan(data_spec: Any, base_dir: Path, seed: int, heads: Sequence[Any] = ()) -
     return Plan(streamed, events, size)
 
 
+#: Files of at most 1/MAX_EXPANSION of the memory budget on disk are read in memory without
+#: looking inside (compressed Parquet or ROOT files take up to a few times their size as float32).
+MAX_EXPANSION = 10
+
+
+def _file_bytes(data_spec: Any, base_dir: Path) -> int:
+    """The data files' size on disk (a file that cannot be found counts as huge: look inside)."""
+    names = [f.path for f in data_spec.files] if data_spec.source == "root" else [data_spec.path]
+    total = 0
+    for name in names:
+        try:
+            total += resolve_path(name, base_dir).stat().st_size
+        except (DataError, OSError):
+            return 1 << 62
+    return total
+
+
 def should_stream(data_spec: Any, base_dir: Path, seed: int) -> str | None:
     """Why the data are streamed (one line to announce), or None to read them in memory."""
     choice = getattr(data_spec, "stream", False)
@@ -271,11 +288,13 @@ def should_stream(data_spec: Any, base_dir: Path, seed: int) -> str | None:
         return None
     if choice is True:
         return "data.stream: true: streaming the files chunk by chunk"
+    budget = memory_budget(data_spec)
+    if _file_bytes(data_spec, base_dir) * MAX_EXPANSION <= budget:
+        return None  # small files: no need to open them to know they fit
     try:
         estimate = plan(data_spec, base_dir, seed).in_memory_bytes()
     except DataError:
         return None  # reading it in memory names the problem as it always has
-    budget = memory_budget(data_spec)
     if estimate <= budget:
         return None
     return (

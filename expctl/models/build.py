@@ -43,12 +43,17 @@ class Head:
     metrics: Callable[[], list[Any]]
 
 
+#: Thresholds of the per-epoch (training and validation) AUC Keras computes; the test AUC in
+#: metrics.json is exact (every event).
+AUC_THRESHOLDS = 1000
+
+
 def _binary_metrics() -> list[Any]:
     import keras
 
     return [
         keras.metrics.BinaryAccuracy(name="accuracy"),
-        keras.metrics.AUC(name="auc", num_thresholds=1000),
+        keras.metrics.AUC(name="auc", num_thresholds=AUC_THRESHOLDS),
     ]
 
 

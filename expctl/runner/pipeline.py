@@ -279,6 +279,7 @@ def _evaluate(
     function drawing it)."""
     from expctl.plots.run_figures import binary_figures, multiclass_figures
     from expctl.training.predict import (
+        TRAIN_SCORE_SAMPLE,
         head_metrics,
         main_head,
         main_scores,
@@ -304,9 +305,9 @@ def _evaluate(
         from expctl.evaluation.tasks import binary_diagnostics
 
         if is_streamed(dataset):
-            train = dataset.sample("train", STREAMED_SAMPLE)
+            train = dataset.sample("train", TRAIN_SCORE_SAMPLE)
         else:  # a bounded sample in memory too: its cost does not grow with the data
-            index = train_sample(dataset, spec.seed, STREAMED_SAMPLE)
+            index = train_sample(dataset, spec.seed, TRAIN_SCORE_SAMPLE)
             train = Split(dataset.train.x[index], dataset.train.y[index])
         if len(train) < len(dataset.train):
             metrics["overtraining_sample"] = len(train)
@@ -332,8 +333,8 @@ def _evaluate(
     return metrics, test, head_scores, figures
 
 
-#: Streamed runs: events of the training split scored for the overtraining test and figure,
-#: and of the test split for the techniques' metrics (FGSM, adversarial), at most about this many.
+#: Streamed runs: events of the test split for the techniques' metrics (FGSM, adversarial), at
+#: most about this many (the overtraining test's training events: TRAIN_SCORE_SAMPLE).
 STREAMED_SAMPLE = 100_000
 
 

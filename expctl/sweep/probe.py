@@ -67,7 +67,9 @@ def probe(lsweep: LoadedSweep, space: Space, n_points: int = 3, epochs: int = 2)
     def dataset_of(loaded: Any) -> Any:
         key = json.dumps(loaded.spec.data.model_dump(mode="json"), sort_keys=True)
         if key not in datasets:
-            datasets[key] = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False)
+            datasets[key] = prepare(
+                loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False
+            )
         return datasets[key]
 
     counts = []

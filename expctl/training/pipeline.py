@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-
 #: Training batches gathered by one NumPy call (one `tf.numpy_function` per call costs more
 #: than the gather of a batch of a few hundred events).
 GATHER_GROUP = 16
