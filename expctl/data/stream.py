@@ -104,8 +104,16 @@ class ScanResult:
         return self.moments.standardization()
 
 
-def parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
-    """Every event of every file, chunk by chunk, in file order, with its split code."""
+#: (file key, first entry, events) of a chunk -> its events' split codes
+SplitCache = dict[tuple[str, int, int], np.ndarray]
+
+
+def parts(
+    spec: StreamedFiles, rows: int, want: int | None = None, cache: SplitCache | None = None
+) -> Iterator[Part]:
+    """Every event of every file, chunk by chunk, in file order, with its split code; with
+    `want` (a split code) only that split's events, whose features alone are then assembled.
+    `cache` keeps each chunk's split codes (one byte an event) for the next pass."""
     if spec.source not in READERS:
         raise DataError(
             f"data.source {spec.source!r} cannot be streamed; can: {', '.join(READERS)}"
@@ -128,21 +136,34 @@ def parts(spec: StreamedFiles, rows: int) -> Iterator[Part]:
                     },
                 )
             n = len(chunk)
-            # as the file is read in memory: float32 when every column fits it, else float64
+            split = None if cache is None else cache.get((file.key, chunk.start, n))
+            if split is None:
+                split = hash_split(file.key, chunk.entries, spec.seed, spec.val, spec.test)
+                if cache is not None:
+                    cache[(file.key, chunk.start, n)] = split
+            index = None if want is None else np.flatnonzero(split == want)
+            if index is not None and not len(index):
+                continue
+
+            def take(values: np.ndarray, index: np.ndarray | None = index) -> np.ndarray:
+                return values if index is None else values[index]
+
+            m = n if index is None else len(index)
+            # as the file is read in memory: float32 when every column fits it, else float64;
+            # filled column by column (Fortran order: each column's rows are contiguous)
             dtype = feature_dtype(chunk.columns[name].dtype for name in spec.features)
-            x = np.empty((n, len(spec.features)), dtype=dtype)
+            x = np.empty((m, len(spec.features)), dtype=dtype, order="F")
             for j, name in enumerate(spec.features):
-                x[:, j] = chunk.columns[name]
+                x[:, j] = take(chunk.columns[name])
             if file.label is not None:
-                y = np.full(n, file.label)
+                y = np.full(m, file.label)
             elif spec.target is not None:
-                y = chunk.columns[spec.target]
+                y = take(chunk.columns[spec.target])
             else:
-                y = np.zeros(n, dtype=np.float32)
-            w = None if spec.weight is None else chunk.columns[spec.weight].astype(np.float64)
-            split = hash_split(file.key, chunk.entries, spec.seed, spec.val, spec.test)
-            extra = {name: chunk.columns[name] for name in spec.extra}
-            yield Part(file.key, chunk.entries, split, x, y, w, extra)
+                y = np.zeros(m, dtype=np.float32)
+            w = None if spec.weight is None else take(chunk.columns[spec.weight]).astype(np.float64)
+            extra = {name: take(chunk.columns[name]) for name in spec.extra}
+            yield Part(file.key, take(chunk.entries), take(split), x, y, w, extra)
 
 
 def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:

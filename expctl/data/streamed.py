@@ -31,7 +31,7 @@ from expctl.data.chunked import RunningMoments, label_flips
 from expctl.data.dataset import MAX_INFERRED_CLASSES, HeadData, heads_summary, infer_task
 from expctl.data.files import resolve_path
 from expctl.data.sources import _h5_member
-from expctl.data.stream import SPLITS, Part, StreamedFile, StreamedFiles, parts
+from expctl.data.stream import SPLITS, Part, SplitCache, StreamedFile, StreamedFiles, parts
 from expctl.errors import DataError, did_you_mean
 
 #: The data sources that can be streamed (their readers: expctl.data.readers.READERS).
@@ -393,10 +393,11 @@ def _check_part(part: Part, names: Sequence[str], policy: str) -> tuple[Part, in
     return part, 0  # zero / mean: filled later, when the fill values are known
 
 
-def scan(files: StreamedFiles, policy: str) -> ScanTotals:
-    """One pass over every file: counts, target values, weights, moments, fingerprint."""
+def scan(files: StreamedFiles, policy: str, cache: SplitCache | None = None) -> ScanTotals:
+    """One pass over every file: counts, target values, weights, moments, fingerprint (and
+    each chunk's split codes into `cache`)."""
     totals = ScanTotals()
-    for raw in _read(files):
+    for raw in _read(files, None, cache):
         part, dropped = _check_part(raw, files.features, policy)
         totals.dropped += dropped
         if part.w is not None and not np.all(np.isfinite(part.w)):
@@ -451,9 +452,12 @@ def _count_extra(totals: ScanTotals, column: str, values: np.ndarray, train: boo
         moments.update(values.astype(np.float64)[:, None])
 
 
-def _read(files: StreamedFiles) -> Iterator[Part]:
-    """Every file's parts, read ahead in a thread (the reading overlaps the caller's work)."""
-    return read_ahead(parts(files, files.rows), READ_AHEAD)
+def _read(
+    files: StreamedFiles, want: int | None = None, cache: SplitCache | None = None
+) -> Iterator[Part]:
+    """Every file's parts (of split `want`, or all), read ahead in a thread (the reading overlaps
+    the caller's work)."""
+    return read_ahead(parts(files, files.rows, want, cache), READ_AHEAD)
 
 
 def read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
@@ -545,6 +549,8 @@ class StreamedDataset:
     fingerprint: str
     #: data.memory_budget in bytes (decides whether the validation events are kept in memory)
     budget: int = 0
+    #: each chunk's split codes, from the scan on (the hash is not computed again every pass)
+    splits: SplitCache = field(default_factory=dict, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
     heads: tuple[HeadData, ...] = ()
 
@@ -602,11 +608,13 @@ class StreamedDataset:
         """
         code = SPLITS[split]
         policy = self.extra.get("nan_policy", "error")
-        source = _interleaved(self.files) if order == "mixed" else _read(self.files)
+        if order == "mixed":
+            source = _interleaved(self.files, code, self.splits)
+        else:
+            source = _read(self.files, code, self.splits)
         for raw in source:
             # data.nan: error was checked on every event by the scan
             part = raw if policy == "error" else _check_part(raw, self.feature_names, policy)[0]
-            part = part.select(part.split == code)
             if not len(part.entries):
                 continue
             x = part.x
@@ -697,19 +705,21 @@ def _encode_head(values: np.ndarray, head: HeadData) -> np.ndarray:
 OPEN_FILES = 8
 
 
-def _interleaved(files: StreamedFiles) -> Iterator[Part]:
+def _interleaved(
+    files: StreamedFiles, want: int | None = None, cache: SplitCache | None = None
+) -> Iterator[Part]:
     """Every file's parts, up to OPEN_FILES files read side by side (one reading thread): next
     comes the chunk of the open file read least far (as a fraction of its events), so a shuffle
     buffer mixes signal and background files from the start. The files are opened in an order
     fixed by the data seed (a permutation, so that with many files the window holds a mix of
     samples), the same every epoch."""
     if len(files.files) == 1:
-        yield from _read(files)
+        yield from _read(files, want, cache)
         return
-    yield from read_ahead(_mixed(files), READ_AHEAD)
+    yield from read_ahead(_mixed(files, want, cache), READ_AHEAD)
 
 
-def _mixed(files: StreamedFiles) -> Iterator[Part]:
+def _mixed(files: StreamedFiles, want: int | None, cache: SplitCache | None) -> Iterator[Part]:
     order = list(np.random.default_rng([files.seed, 0x5EED]).permutation(len(files.files)))
     opened: dict[int, list[Any]] = {}  # file index -> [its parts, events read, its size]
     while order or opened:
@@ -719,7 +729,7 @@ def _mixed(files: StreamedFiles) -> Iterator[Part]:
             n = _events_in(files.source, f.path, dict(f.options))
             one = StreamedFiles(**{**files.__dict__, "files": (f,)})
             opened[i] = [
-                parts(one, files.rows),
+                parts(one, files.rows, want, cache),
                 0,
                 max(1, n if n is not None else f.path.stat().st_size),
             ]
@@ -778,7 +788,8 @@ def prepare_streamed(
     data_seed = data_spec.seed if data_spec.seed is not None else seed
     files = plan(data_spec, base_dir, data_seed, heads).files
     policy = data_spec.nan
-    totals = scan(files, policy)
+    splits: SplitCache = {}
+    totals = scan(files, policy, splits)
     if not totals.counts["train"] or not totals.counts["test"]:
         raise DataError(
             f"cannot split {sum(totals.counts.values())} events into train/val/test: a split is empty"
@@ -875,6 +886,7 @@ def prepare_streamed(
         shuffle_buffer=data_spec.shuffle_buffer,
         fingerprint=totals.digests.fingerprint(),
         budget=memory_budget(data_spec),
+        splits=splits,
         extra=extra,
         heads=head_data,
     )
