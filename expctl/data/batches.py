@@ -1,9 +1,9 @@
 """Batches from a stream of chunks, shuffled across chunks and files through a bounded buffer.
 
 `shuffled_batches` keeps a pool of `buffer` events. The first events fill it; from then on each
-incoming chunk of m events takes the places of m events of the pool chosen at random (without
-replacement), which are delivered, in the random order they were chosen; at the end the pool is
-delivered in a random order. Every event comes exactly once, copied twice (into the pool and
+incoming chunk's events take the places of pool events chosen at random (without replacement,
+up to 1/50 of the pool at a time), which are delivered in the random order they were chosen; at
+the end the pool is delivered in a random order. Every event comes exactly once, copied twice (into the pool and
 out of it); the order is a function of the `seed` alone (the chunks arrive in a fixed order), so
 an epoch's batches are reproducible (seed = f(run seed, epoch)) — what `resume` and `verify`
 need. With `buffer=0` the events come in stream order: no shuffling. Batches are cut from the
@@ -87,6 +87,9 @@ def shuffled_batches(
     rng = np.random.default_rng(seed)
     pool: list[np.ndarray] | None = None
     filled = 0
+    # at most 1/50 of the pool's places drawn at a time: numpy then samples them in O(k)
+    # (Floyd's algorithm) rather than permuting the whole pool for each draw
+    piece = max(1, buffer // 51) if buffer > 10_000 else buffer
     for chunk in chunks:
         m = len(chunk[0])
         if m == 0:
@@ -100,7 +103,7 @@ def shuffled_batches(
                 p[filled : filled + k] = a[:k]
             filled, start = filled + k, k
         while start < m:  # each later event takes the place of one delivered at random
-            k = min(m - start, buffer)
+            k = min(m - start, piece)
             slots = rng.choice(buffer, size=k, replace=False)
             delivered = [p[slots] for p in pool]
             for p, a in zip(pool, chunk, strict=True):
