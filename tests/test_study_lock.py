@@ -249,3 +249,44 @@ def test_a_retried_tell_that_finds_its_trial_finished_counts_as_done(monkeypatch
 
     with pytest.raises(ValueError, match="Cannot tell"):
         storage.retrying(refused)
+
+
+def test_the_heartbeat_survives_a_database_outage(monkeypatch) -> None:
+    """A beat that cannot reach the database (a server restart) is skipped, the next one tries
+    again: the thread neither dies nor prints a traceback (Optuna's own thread did both)."""
+    import threading
+    import time
+
+    import sqlalchemy.exc
+    from optuna.storages._heartbeat import BaseHeartbeat
+
+    from expctl.sweep.study import Heartbeat
+
+    class Storage(BaseHeartbeat):
+        def __init__(self) -> None:
+            self.beats = 0
+
+        def record_heartbeat(self, trial_id: int) -> None:
+            self.beats += 1
+            if self.beats in (2, 3):  # the server is down for two beats
+                raise sqlalchemy.exc.OperationalError("beat", {}, Exception("server closed"))
+
+        def _get_stale_trial_ids(self, study_id: int) -> list[int]:
+            return []
+
+        def get_heartbeat_interval(self) -> int:
+            return 0.01  # type: ignore[return-value]
+
+        def get_heartbeat_stale_trial_callback(self) -> None:
+            return None
+
+    hooked: list[object] = []
+    monkeypatch.setattr(threading, "excepthook", hooked.append)
+    storage = Storage()
+    with Heartbeat(7, storage) as beat:
+        deadline = time.monotonic() + 10
+        while storage.beats < 6 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    assert storage.beats >= 6 and beat.missed == 2
+    assert hooked == []
+    assert beat.thread is not None and not beat.thread.is_alive()

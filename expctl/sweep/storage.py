@@ -49,6 +49,17 @@ GRACE_ENV = "EXPCTL_HEARTBEAT_GRACE_S"
 RECONNECT_S = 60.0
 
 
+def transient_errors() -> tuple[type[BaseException], ...]:
+    """What a lost or refused database connection raises (the server restarting, a blip)."""
+    import sqlalchemy.exc
+
+    return (
+        optuna.exceptions.StorageInternalError,
+        sqlalchemy.exc.OperationalError,
+        sqlalchemy.exc.InterfaceError,
+    )
+
+
 def retrying(call: Callable[[], Any], patience_s: float = RECONNECT_S) -> Any:
     """`call()`, called again while the database is unreachable, for up to `patience_s` seconds.
 
@@ -59,13 +70,7 @@ def retrying(call: Callable[[], Any], patience_s: float = RECONNECT_S) -> Any:
     trial (`UpdateFinishedTrialError`, or study.tell's "Cannot tell a COMPLETE trial" when it reads
     the trial back finished), and that refusal on a retry means the first try went through.
     """
-    import sqlalchemy.exc
-
-    transient = (
-        optuna.exceptions.StorageInternalError,
-        sqlalchemy.exc.OperationalError,
-        sqlalchemy.exc.InterfaceError,
-    )
+    transient = transient_errors()
     deadline = time.monotonic() + patience_s
     delay, tried = 0.5, False
     while True:

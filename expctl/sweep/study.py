@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from expctl.sweep.storage import (
     StorageInfo,
     reap_dead_trials,
     retrying,
+    transient_errors,
     worker_stamp,
 )
 
@@ -206,7 +208,45 @@ def _tell(study: optuna.Study, trial: Trial, outcome: Outcome) -> None:
 
 
 def _heartbeat(trial: Trial, study: optuna.Study) -> Any:
-    """Optuna's heartbeat thread for this trial while it trains (RDB storages; a no-op otherwise)."""
-    from optuna.storages._heartbeat import get_heartbeat_thread
+    """The trial's heartbeat while it trains (RDB storages with a heartbeat; a no-op otherwise)."""
+    return Heartbeat(trial._trial_id, study._storage)
 
-    return get_heartbeat_thread(trial._trial_id, study._storage)
+
+class Heartbeat:
+    """Records a trial's heartbeat every interval in a thread, through database outages.
+
+    Optuna's own heartbeat thread dies at the first beat that cannot reach the database (a server
+    restart), printing a traceback and leaving the trial without heartbeats, so that other hosts
+    would later fail it as stale although it still trains. Here a beat that fails for a transient
+    reason (the errors `expctl.sweep.storage.retrying` waits out) is skipped and the next one, an
+    interval later, tries again.
+    """
+
+    def __init__(self, trial_id: int, storage: Any) -> None:
+        self.trial_id, self.storage = trial_id, storage
+        self.stop = threading.Event()
+        self.thread: threading.Thread | None = None
+        self.missed = 0
+
+    def __enter__(self) -> Heartbeat:
+        from optuna.storages._heartbeat import is_heartbeat_enabled
+
+        if is_heartbeat_enabled(self.storage):
+            self.thread = threading.Thread(target=self._beat, name="expctl-heartbeat", daemon=True)
+            self.thread.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop.set()
+        if self.thread is not None:
+            self.thread.join()
+
+    def _beat(self) -> None:
+        interval = self.storage.get_heartbeat_interval()
+        while True:
+            try:
+                self.storage.record_heartbeat(self.trial_id)
+            except transient_errors():
+                self.missed += 1  # the database is away: the next beat tries again
+            if self.stop.wait(timeout=interval):
+                return
