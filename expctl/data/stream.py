@@ -150,9 +150,9 @@ def parts(
 
             m = n if index is None else len(index)
             # as the file is read in memory: float32 when every column fits it, else float64;
-            # filled column by column (Fortran order: each column's rows are contiguous)
+            # filled column by column
             dtype = feature_dtype(chunk.columns[name].dtype for name in spec.features)
-            x = np.empty((m, len(spec.features)), dtype=dtype, order="F")
+            x = np.empty((m, len(spec.features)), dtype=dtype)
             for j, name in enumerate(spec.features):
                 x[:, j] = take(chunk.columns[name])
             if file.label is not None:
