@@ -67,9 +67,8 @@ def probe(lsweep: LoadedSweep, space: Space, n_points: int = 3, epochs: int = 2)
     def dataset_of(loaded: Any) -> Any:
         key = json.dumps(loaded.spec.data.model_dump(mode="json"), sort_keys=True)
         if key not in datasets:
-            datasets[key] = prepare(
-                loaded.spec.data, loaded.base_dir, loaded.spec.seed, stream=False
-            )
+            # as the trials will read it: streamed when the spec (or its size) says so
+            datasets[key] = prepare(loaded.spec.data, loaded.base_dir, loaded.spec.seed)
         return datasets[key]
 
     counts = []
