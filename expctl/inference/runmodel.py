@@ -11,7 +11,7 @@ through Keras' own compiled predict function fed the batches the run scored its 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -60,7 +60,6 @@ class RunModel:
     seed: int
     threshold: float
     model: Any = None
-    _predict_function: Any = field(default=None, repr=False)
 
     @property
     def source(self) -> str:
@@ -143,38 +142,12 @@ class RunModel:
         return x.astype(np.float32, copy=False)
 
     def predict(self, x: np.ndarray) -> Any:
-        """The model's outputs for the float32 features `x` (an array, or a dict by head name).
+        """The model's outputs for the float32 features `x` (an array, or a dict by head name):
+        `expctl.training.predict.model_predict`, as the run scored its own test events (the same
+        bits), which frees each chunk once it is scored (tests/test_predict.py checks it)."""
+        from expctl.training.predict import model_predict
 
-        Exactly what `expctl.training.predict.model_predict` gives (the run's own test scores),
-        without its per-call tf.data pipeline: Keras' compiled predict function, the one
-        `model.predict` runs, is called with the same groups of batches (PREDICT_BATCH events,
-        `steps_per_execution` batches at most PREDICT_GROUP a call: the same graph, so the same
-        bits). Why not `model_predict` per chunk: its pipeline (`training.pipeline.ordered_batches`)
-        cuts batches with a `tf.numpy_function` whose closure holds the chunk's array, and the
-        graph of a tf.data map function, which holds that closure, is never freed (TensorFlow
-        issue 35084): every chunk's features stayed alive, 1.8 MB per 65,536 events of 7
-        features, +27 MB of RSS per million events. Here a chunk's arrays are freed once it is
-        scored (tests/test_predict.py checks it).
-        """
-        import tensorflow as tf
-
-        from expctl.training.predict import PREDICT_BATCH, PREDICT_GROUP
-
-        model = self.load_model()
-        if self._predict_function is None:
-            model.make_predict_function()
-            self._predict_function = model.predict_function
-        group = min(max(1, int(getattr(model, "steps_per_execution", 1) or 1)), PREDICT_GROUP)
-        starts = range(0, max(len(x), 1), PREDICT_BATCH)
-        parts, structure = [], None
-        for first in range(0, len(starts), group):
-            group_starts = starts[first : first + group]
-            batches = [tf.convert_to_tensor(x[s : s + PREDICT_BATCH]) for s in group_starts]
-            out = self._predict_function(batches)
-            structure = tf.nest.map_structure(lambda _: None, out)
-            parts.append([np.asarray(t) for t in tf.nest.flatten(out)])
-        joined = [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
-        return tf.nest.pack_sequence_as(structure, joined)
+        return model_predict(self.load_model(), x)
 
     def scores(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Output column -> scores (float64) of the float32 features `x`; an event with a
