@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from expctl.data.chunked import TRAIN, hash_split
 from expctl.data import infer_task, prepare
+from expctl.data.chunked import TRAIN, hash_split
 from expctl.errors import DataError
 from expctl.spec import spec_from_dict
 

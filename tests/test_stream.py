@@ -7,14 +7,16 @@ must equal what numpy computes on those arrays, at every chunk size and in any f
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from expctl.data.chunked import TRAIN, RunningMoments, hash_split
+from expctl.data.chunked import TRAIN, hash_split
 from expctl.data.dataset import standardization
-from expctl.data.stream import ScanResult, StreamedFile, StreamedFiles, scan, split_chunks
+from expctl.data.stream import StreamedFile, StreamedFiles, parts
+from expctl.data.streamed import scan
 from expctl.errors import DataError
 
 FEATURES = ["pt", "eta", "mass"]
@@ -96,13 +98,14 @@ def spec(request: pytest.FixtureRequest, tmp_path: Path) -> StreamedFiles:
 @pytest.mark.parametrize("rows", [1_000, 37])
 def test_the_scan_equals_numpy_on_the_whole_files(spec: StreamedFiles, rows: int) -> None:
     ref = _in_memory(spec)
-    result = scan(spec, rows=rows)
+    result = scan(dataclasses.replace(spec, rows=rows), "error")
     codes = {"train": 0, "val": 1, "test": 2}
     assert result.counts == {k: int(np.sum(ref["split"] == c)) for k, c in codes.items()}
     assert sum(result.counts.values()) == len(ref["y"])
     train = ref["split"] == TRAIN
-    assert result.classes == sorted(np.unique(ref["y"]).tolist())  # every event's, as in memory
-    mean, std = result.standardization()
+    classes = sorted({v for table in result.values.values() for v in table})
+    assert classes == sorted(np.unique(ref["y"]).tolist())  # every event's, as in memory
+    mean, std = result.moments.standardization()
     ref_mean, ref_std = standardization(ref["x"][train])
     np.testing.assert_allclose(mean, ref_mean, rtol=1e-6)
     np.testing.assert_allclose(std, ref_std, rtol=1e-6)
@@ -119,35 +122,31 @@ def test_each_split_delivers_its_events_whatever_the_chunks_and_file_order(
         reordered = StreamedFiles(
             spec.source, files, spec.features, spec.target, spec.weight, spec.seed
         )
-        parts = list(split_chunks(reordered, split, rows=rows))
-        assert all(len(p.entries) <= rows for p in parts)
-        assert all(p.x.dtype == np.float64 for p in parts)  # one column is float64
-        got = {
-            (p.key, int(e)): (x.tolist(), y, w)
-            for p in parts
-            for e, x, y, w in zip(p.entries, p.x, p.y, p.w, strict=True)
-        }
-        expected = {
-            (str(ref["key"][i]), int(ref["entry"][i])): (
-                ref["x"][i].tolist(),
-                ref["y"][i],
-                ref["w"][i],
-            )
-            for i in np.flatnonzero(mine)
-        }
-        assert got.keys() == expected.keys()
-        for key, (x, y, w) in expected.items():
-            assert got[key][0] == x and got[key][1] == y and got[key][2] == pytest.approx(w)
+        # with the split codes cached by a first pass, as every epoch after the scan reads
+        cache: dict = {}
+        for cached in (None, cache, cache):
+            got_parts = list(parts(reordered, rows, want=code, cache=cached))
+            assert all(len(p.entries) <= rows for p in got_parts)
+            assert all(p.x.dtype == np.float64 for p in got_parts)  # one column is float64
+            got = {
+                (p.key, int(e)): (x.tolist(), y, w)
+                for p in got_parts
+                for e, x, y, w in zip(p.entries, p.x, p.y, p.w, strict=True)
+            }
+            expected = {
+                (str(ref["key"][i]), int(ref["entry"][i])): (
+                    ref["x"][i].tolist(),
+                    ref["y"][i],
+                    ref["w"][i],
+                )
+                for i in np.flatnonzero(mine)
+            }
+            assert got.keys() == expected.keys()
+            for key, (x, y, w) in expected.items():
+                assert got[key][0] == x and got[key][1] == y and got[key][2] == pytest.approx(w)
 
 
-def test_a_format_that_cannot_stream_and_an_empty_training_split_are_refused(
-    tmp_path: Path,
-) -> None:
+def test_a_format_that_cannot_stream_is_refused(tmp_path: Path) -> None:
     spec = StreamedFiles("npz", [StreamedFile(tmp_path / "x.npz", "x.npz")], FEATURES, "label")
     with pytest.raises(DataError, match="cannot be streamed; can: parquet, hdf5, root, csv"):
-        scan(spec)
-    with pytest.raises(ValueError, match="one of train, val, test"):
-        next(split_chunks(spec, "training"))
-    empty = ScanResult({"train": 0, "val": 3, "test": 2}, [], RunningMoments())
-    with pytest.raises(DataError, match="training split is empty"):
-        empty.standardization()
+        next(parts(spec, 10))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from expctl.cli.options import output_dir_option
+from expctl.cli.options import chunk_size_option, output_dir_option
 
 
 @click.command()
@@ -18,14 +18,7 @@ from expctl.cli.options import output_dir_option
     "--name", help="Evaluation name: the folder evaluations/NAME of the run (default: FILE's stem)."
 )
 @click.option("--tree", help="TTree of ROOT inputs (default: the run's data.tree or Events).")
-@click.option(
-    "--chunk-size",
-    "rows",
-    type=click.IntRange(1, 10_000_000),
-    default=65_536,
-    show_default=True,
-    help="Events read and scored at a time.",
-)
+@chunk_size_option
 @output_dir_option
 def evaluate(
     ref: str,

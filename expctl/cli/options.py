@@ -27,3 +27,14 @@ set_option = click.option(
 def smoke_option(what: str) -> Any:
     """`--smoke`: the command through its usual code path, shrunk for CI (see expctl.spec.smoke)."""
     return click.option("--smoke", is_flag=True, help=f"Smoke test for CI: {what}.")
+
+
+#: --chunk-size of `predict` and `evaluate`: events read and scored at a time
+chunk_size_option = click.option(
+    "--chunk-size",
+    "rows",
+    type=click.IntRange(1, 10_000_000),
+    default=65_536,
+    show_default=True,
+    help="Events read and scored at a time (memory is bounded by it).",
+)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from expctl.cli.options import output_dir_option
+from expctl.cli.options import chunk_size_option, output_dir_option
 
 
 def split_names(text: str | None) -> list[str]:
@@ -38,14 +38,7 @@ def split_names(text: str | None) -> list[str]:
     help="TTree of ROOT inputs, and of a ROOT OUT (default: the run's data.tree or Events).",
 )
 @click.option("--force", is_flag=True, help="Replace OUT if it exists.")
-@click.option(
-    "--chunk-size",
-    "rows",
-    type=click.IntRange(1, 10_000_000),
-    default=65_536,
-    show_default=True,
-    help="Events read and scored at a time (memory is bounded by it).",
-)
+@chunk_size_option
 @output_dir_option
 def predict(
     ref: str,

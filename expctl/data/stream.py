@@ -1,15 +1,13 @@
-"""Events streamed from files: one pass for the statistics, then each split read chunk by chunk.
+"""Events streamed from files: each file's events, chunk by chunk, with their split.
 
 `StreamedFiles` describes the files of a data source (each with the key that names it in the
 split, its reader's options and, for ROOT samples, a constant label) and the columns to read.
-`scan` reads everything once and returns `ScanResult`: the events in each split, the classes
-seen, and the training split's exact standardisation constants (`expctl.data.chunked`).
-`split_chunks` then delivers one split's events again, chunk by chunk, in file order, as
-`Part`s of features (in the file's precision, as in memory), targets and weights. Which split an event is in depends only on
-(file key, entry, seed), never on the chunk size, the file order or how many readers there are.
+`parts` delivers every file's events (or one split's) chunk by chunk, in file order, as `Part`s
+of features (in the file's precision, as in memory), targets and weights. Which split an event
+is in depends only on (file key, entry, seed), never on the chunk size, the file order or how
+many readers there are. The scan, the dataset and its batches are `expctl.data.streamed`'s.
 
-Nothing here holds more than a chunk of events; the caller decides how chunks become batches
-(shuffle buffer, tf.data) and what is kept.
+Nothing here holds more than a chunk of events.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from expctl.data.chunked import TEST, TRAIN, VAL, RunningMoments, hash_split
+from expctl.data.chunked import TEST, TRAIN, VAL, hash_split
 from expctl.data.readers import READERS, Chunk
 from expctl.data.sources import feature_dtype
 from expctl.errors import DataError
@@ -89,21 +87,6 @@ class Part:
         )
 
 
-@dataclass
-class ScanResult:
-    """What one pass over every file found: events per split, the classes of every event, the
-    training split's moments."""
-
-    counts: dict[str, int]
-    classes: list[Any]
-    moments: RunningMoments
-
-    def standardization(self) -> tuple[np.ndarray, np.ndarray]:
-        if self.moments.count == 0:
-            raise DataError("the training split is empty: no event to standardise with")
-        return self.moments.standardization()
-
-
 #: (file key, first entry, events) of a chunk -> its events' split codes
 SplitCache = dict[tuple[str, int, int], np.ndarray]
 
@@ -164,28 +147,3 @@ def parts(
             w = None if spec.weight is None else take(chunk.columns[spec.weight]).astype(np.float64)
             extra = {name: take(chunk.columns[name]) for name in spec.extra}
             yield Part(file.key, take(chunk.entries), take(split), x, y, w, extra)
-
-
-def scan(spec: StreamedFiles, rows: int = 65_536) -> ScanResult:
-    """Read every file once: events per split, classes (sorted), training-split moments."""
-    counts = dict.fromkeys(SPLITS, 0)
-    classes: set[Any] = set()
-    moments = RunningMoments()
-    for part in parts(spec, rows):
-        for name, code in SPLITS.items():
-            counts[name] += int(np.count_nonzero(part.split == code))
-        # the constants from the training split, in the file's precision; the classes from
-        # every event (as in memory: a class seen only in val or test is still a class)
-        moments.update(part.x[part.split == TRAIN])
-        classes.update(np.unique(part.y).tolist())
-    return ScanResult(counts, sorted(classes), moments)
-
-
-def split_chunks(spec: StreamedFiles, split: str, rows: int = 65_536) -> Iterator[Part]:
-    """The events of `split` ('train', 'val' or 'test'), chunk by chunk, in file order."""
-    if split not in SPLITS:
-        raise ValueError(f"split {split!r}: one of {', '.join(SPLITS)}")
-    for part in parts(spec, rows):
-        mine = part.select(part.split == SPLITS[split])
-        if len(mine.entries):
-            yield mine

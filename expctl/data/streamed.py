@@ -366,7 +366,6 @@ class ScanTotals:
     moments: RunningMoments = field(default_factory=RunningMoments)
     finite: _MaskedMoments = field(default_factory=_MaskedMoments)
     dropped: int = 0
-    filled: int = 0
     digests: _Digests = field(default_factory=_Digests)
     #: multitask: each other head target's distinct values (None: too many) and training moments
     extra_values: dict[str, dict[Any, int] | None] = field(default_factory=dict)
@@ -788,6 +787,7 @@ def prepare_streamed(
     data_seed = data_spec.seed if data_spec.seed is not None else seed
     files = plan(data_spec, base_dir, data_seed, heads).files
     policy = data_spec.nan
+    budget = memory_budget(data_spec)
     splits: SplitCache = {}
     totals = scan(files, policy, splits)
     if not totals.counts["train"] or not totals.counts["test"]:
@@ -819,7 +819,6 @@ def prepare_streamed(
     head_data = tuple(_head(h, totals) for h in heads)
     fill = None
     moments = totals.moments
-    filled = 0
     if policy in ("zero", "mean") and totals.finite.count is not None:
         assert totals.finite.mean is not None and totals.finite.m2 is not None
         n = totals.counts["train"]
@@ -836,7 +835,6 @@ def prepare_streamed(
             mean = m.mean * m.count / n
             m2 = m.m2 + m.mean**2 * m.count * zeros / n
             moments = RunningMoments(count=n, mean=mean, m2=m2)
-        filled = -1  # counted per read; not known from the scan alone
     mean = std = None
     if data_spec.standardize:
         mean, std = moments.standardization()
@@ -858,14 +856,14 @@ def prepare_streamed(
             "files": [f.key for f in files.files],
             "chunk_size": files.rows,
             "shuffle_buffer": data_spec.shuffle_buffer,
-            "memory_budget": memory_budget(data_spec),
+            "memory_budget": budget,
             **({"reason": reason} if reason else {}),
         },
         "nan_policy": policy,
     }
     if policy == "drop":
         extra["nan_events_dropped"] = totals.dropped
-    if filled:
+    if fill is not None:
         extra["nan_filled_with"] = "training mean" if policy == "mean" else 0
     if data_spec.label_noise > 0:
         extra["label_noise_fraction"] = data_spec.label_noise
@@ -885,7 +883,7 @@ def prepare_streamed(
         label_noise=data_spec.label_noise if classes is not None else 0.0,
         shuffle_buffer=data_spec.shuffle_buffer,
         fingerprint=totals.digests.fingerprint(),
-        budget=memory_budget(data_spec),
+        budget=budget,
         splits=splits,
         extra=extra,
         heads=head_data,
