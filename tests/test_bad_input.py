@@ -358,17 +358,23 @@ def test_mean_fill_uses_the_training_split_only() -> None:
 
 
 def test_single_class_in_the_test_split_warns_and_finishes(tmp_path: Path) -> None:
+    from expctl.data.chunked import TRAIN, hash_split
+
     rng = np.random.default_rng(0)
+    path = str(tmp_path / "one.csv")
+    # A file's split is fixed by (its path, entry, seed) and tmp_path changes every time:
+    # the two signal events go where this file's split puts training events.
+    split = hash_split(path, np.arange(300, dtype=np.uint64), 3, 0.05, 0.05)
     y = np.zeros(300, int)
-    y[:2] = 1  # too few signal events for every split to get one
+    y[np.flatnonzero(split == TRAIN)[:2]] = 1  # no signal event outside training
     rows = "\n".join(
         f"{a:.4f},{b:.4f},{label}"
         for (a, b), label in zip(rng.normal(size=(300, 2)), y, strict=True)
     )
     (tmp_path / "one.csv").write_text("a,b,label\n" + rows + "\n")
     spec = (
-        "name: one\n"
-        f"data: {{source: csv, path: {tmp_path / 'one.csv'}, target: label, "
+        "name: one\nseed: 3\n"
+        f"data: {{source: csv, path: {path}, target: label, "
         "split: {train: 0.9, val: 0.05, test: 0.05}}\n"
         "model: {hidden: [4]}\ntrain: {epochs: 1, batch_size: 32}\n"
     )
