@@ -361,10 +361,9 @@ def test_single_class_in_the_test_split_warns_and_finishes(tmp_path: Path) -> No
     from expctl.data.chunked import TRAIN, hash_split
 
     rng = np.random.default_rng(0)
-    path = str(tmp_path / "one.csv")
-    # A file's split is fixed by (its path, entry, seed) and tmp_path changes every time:
-    # the two signal events go where this file's split puts training events.
-    split = hash_split(path, np.arange(300, dtype=np.uint64), 3, 0.05, 0.05)
+    # A file's split is fixed by (its path as the spec names it, entry, seed): the two signal
+    # events go where this file's split puts training events.
+    split = hash_split("one.csv", np.arange(300, dtype=np.uint64), 3, 0.05, 0.05)
     y = np.zeros(300, int)
     y[np.flatnonzero(split == TRAIN)[:2]] = 1  # no signal event outside training
     rows = "\n".join(
@@ -374,7 +373,7 @@ def test_single_class_in_the_test_split_warns_and_finishes(tmp_path: Path) -> No
     (tmp_path / "one.csv").write_text("a,b,label\n" + rows + "\n")
     spec = (
         "name: one\nseed: 3\n"
-        f"data: {{source: csv, path: {path}, target: label, "
+        "data: {source: csv, path: one.csv, target: label, "
         "split: {train: 0.9, val: 0.05, test: 0.05}}\n"
         "model: {hidden: [4]}\ntrain: {epochs: 1, batch_size: 32}\n"
     )
