@@ -25,10 +25,11 @@ import numpy as np
 from expctl.errors import BadInputError
 
 
-def weights_digest(model: Any) -> str:
-    """sha256 of the model's weights (trainable and not, in order) as contiguous float32 bytes."""
+def weights_digest(arrays: Any) -> str:
+    """sha256 of a model's weights (`model.get_weights()`: trainable and not, in order) as
+    contiguous float32 bytes."""
     digest = hashlib.sha256()
-    for array in model.get_weights():
+    for array in arrays:
         digest.update(np.ascontiguousarray(array, dtype=np.float32).tobytes())
     return digest.hexdigest()
 
@@ -255,7 +256,8 @@ class Checkpointer(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
         done = epoch + 1
-        self.digests.append(weights_digest(self.model))
+        weights = self.model.get_weights()  # read once: the digest and the snapshot
+        self.digests.append(weights_digest(weights))
         if self.early is not None and self.early.best_weights is not self._best_seen:
             self._best_seen = self.early.best_weights
             self._best_taken = done if self.early.best_weights is not None else None
@@ -264,7 +266,7 @@ class Checkpointer(keras.callbacks.Callback):
         self._snapshot = _Snapshot(
             epoch=done,
             state=self.state(done),
-            weights=self.model.get_weights(),
+            weights=weights,
             optimizer_variables=[np.array(v.numpy()) for v in self.model.optimizer.variables],
         )
         if self._due(done):
