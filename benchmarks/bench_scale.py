@@ -25,7 +25,8 @@ Methods (`METHODS`, one entry each, so streaming is one more line):
   split, standardise, keras `model.fit` on the arrays with its defaults, predict the test split,
   AUC), its epochs timed by a callback;
 - with --compare-tree DIR: also the expctl package in DIR (e.g. `git archive` of an older commit
-  unpacked there), for before/after numbers in one table.
+  unpacked there), for before/after numbers in one table (in memory, and streamed when the
+  methods include streamed).
 Wall time covers everything the process does (start-up, reading, training, evaluation, outputs).
 """
 
@@ -336,6 +337,10 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"--compare-tree: no expctl package in {tree}")
         METHODS["tree"] = expctl_method(tree)
         LABELS["tree"] = f"expctl of {tree.name}"
+        if "streamed" in methods:  # its streaming too, beside this tree's
+            METHODS["tree-streamed"] = expctl_method(tree, stream=True, memory_budget="2GB")
+            LABELS["tree-streamed"] = f"expctl of {tree.name} streaming"
+            methods.insert(0, "tree-streamed")
         methods.insert(0, "tree")
     cache = args.cache or default_cache()
     files = {n: dataset(cache, n) for n in counts}

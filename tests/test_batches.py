@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 
-from expctl.data.batches import shuffled_batches
+from expctl.data.batches import block_batches, block_count, shuffled_batches
 
 
 def _chunks(n: int, size: int, seen: list[int] | None = None) -> Iterator[list[np.ndarray]]:
@@ -65,16 +65,59 @@ def test_bad_sizes_are_refused() -> None:
 
 
 @pytest.mark.parametrize("buffer", [0, 700])
-def test_blocks_are_the_batches_grouped(buffer: int, monkeypatch: pytest.MonkeyPatch) -> None:
-    """blocks=True: the same batches, full ones as (k, batch) blocks, the last partial as (1, r)."""
-    from expctl.data import batches as module
-
-    monkeypatch.setattr(module, "BLOCK_BATCHES", 3)  # several blocks per delivery
+def test_blocks_are_the_batches_grouped(buffer: int) -> None:
+    """blocks=3: the same batches, full ones as (k <= 3, batch) blocks, the last partial as (1, r),
+    as many blocks as block_count says."""
     plain = list(shuffled_batches(_chunks(2_017, 100), 50, buffer, seed=5))
-    blocks = list(shuffled_batches(_chunks(2_017, 100), 50, buffer, seed=5, blocks=True))
+    blocks = list(shuffled_batches(_chunks(2_017, 100), 50, buffer, seed=5, blocks=3))
     assert all(b[0].ndim == 2 and b[0].shape[0] <= 3 for b in blocks)
-    assert blocks[-1][0].shape == (1, 17)  # 2,017 = 40 x 50 + 17
+    # 2,017 = 40 x 50 + 17: 13 blocks of 3 batches, one of 1, then the partial batch
+    assert [b[0].shape[0] for b in blocks] == [3] * 13 + [1, 1]
+    assert blocks[-1][0].shape == (1, 17)
+    assert len(blocks) == block_count(2_017, 50, 3) == 15
     unrolled = [row for b in blocks for row in b[0]]
     assert len(unrolled) == len(plain) == 41
     for got, want in zip(unrolled, plain, strict=True):
         np.testing.assert_array_equal(got, want[0])
+
+
+@pytest.mark.parametrize(("n", "batch", "blocks"), [(0, 8, 2), (7, 8, 2), (16, 8, 2), (17, 8, 2)])
+def test_block_count_is_what_is_delivered(n: int, batch: int, blocks: int) -> None:
+    delivered = list(shuffled_batches(_chunks(n, 5), batch, 4, seed=0, blocks=blocks))
+    assert len(delivered) == block_count(n, batch, blocks)
+    assert sum(b[0].size for b in delivered) == n
+
+
+def test_the_order_does_not_depend_on_how_the_stream_is_cut() -> None:
+    """The same events in chunks of 7 or of 1,000 and in batches of 32 or 50: one order."""
+
+    def order(chunk: int, batch: int) -> np.ndarray:
+        return np.concatenate(
+            [b[0] for b in shuffled_batches(_chunks(20_000, chunk), batch, 3_000, seed=9)]
+        )
+
+    reference = order(1_000, 50)
+    assert np.array_equal(order(7, 32), reference)
+    assert not np.array_equal(reference, np.arange(20_000))
+
+
+def test_each_event_takes_the_place_of_one_drawn_at_random() -> None:
+    """A pool of 100 events (pieces of 2 places), events 0..299 in stream order: 0-99 fill it;
+    each later pair takes the places of two drawn without replacement (delivering their events);
+    the pool comes out last in a random order. Computed by hand with the same generator."""
+    rng = np.random.default_rng(2)
+    pool = np.arange(100)
+    want: list[int] = []
+    for start in range(100, 300, 2):
+        places = rng.choice(100, size=2, replace=False)
+        want.extend(pool[places])
+        pool[places] = [start, start + 1]
+    want.extend(pool[rng.permutation(100)])
+    got = np.concatenate([b[0] for b in shuffled_batches(_chunks(300, 7), 16, 100, seed=2)])
+    np.testing.assert_array_equal(got, want)
+
+
+def test_block_sizes_stay_within_the_byte_budget() -> None:
+    assert block_batches(1024, 28 * 4 + 8) == 17  # 2 MiB / (1024 x 120 bytes)
+    assert block_batches(32, 4) == 64  # small batches: BLOCK_BATCHES at most
+    assert block_batches(1 << 20, 1024) == 1  # one batch over the budget: still one

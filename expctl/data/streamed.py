@@ -465,20 +465,23 @@ def read_ahead(items: Iterator[Any], depth: int) -> Iterator[Any]:
     stop = threading.Event()
     end = object()
 
+    def put(entry: Any) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(entry, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def produce() -> None:
         try:
             for item in items:
-                while not stop.is_set():
-                    try:
-                        q.put((None, item), timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                if stop.is_set():
+                if not put((None, item)):
                     return
-            q.put((None, end))
+            put((None, end))
         except BaseException as exc:  # handed to the consumer
-            q.put((exc, None))
+            put((exc, None))
 
     thread = threading.Thread(target=produce, name="expctl-read", daemon=True)
     thread.start()
@@ -550,6 +553,8 @@ class StreamedDataset:
     budget: int = 0
     #: each chunk's split codes, from the scan on (the hash is not computed again every pass)
     splits: SplitCache = field(default_factory=dict, repr=False)
+    #: each file's number of events (or bytes) by its index, from the first mixed pass on
+    sizes: dict[int, int] = field(default_factory=dict, repr=False)
     extra: dict[str, Any] = field(default_factory=dict)
     heads: tuple[HeadData, ...] = ()
 
@@ -608,7 +613,7 @@ class StreamedDataset:
         code = SPLITS[split]
         policy = self.extra.get("nan_policy", "error")
         if order == "mixed":
-            source = _interleaved(self.files, code, self.splits)
+            source = _interleaved(self.files, code, self.splits, self.sizes)
         else:
             source = _read(self.files, code, self.splits)
         for raw in source:
@@ -634,16 +639,21 @@ class StreamedDataset:
         self,
         split: str,
         batch_size: int,
-        seed: Sequence[int] | None,
+        seed: Sequence[int] | Callable[[], Sequence[int]] | None,
         weight: Callable[[Batch], np.ndarray | None],
-        blocks: bool = False,
+        blocks: int = 0,
     ) -> Iterator[tuple[np.ndarray, ...]]:
         """Batches (x, y[, w]) of `split`; shuffled through the buffer with `seed` (e.g.
-        (run seed, epoch)), in file order with None; with `blocks`, groups of batches
-        (`expctl.data.batches.shuffled_batches`)."""
+        (run seed, epoch), or a function giving it, called once the buffer is full: the files
+        can be read before the epoch is known), in file order with None; with `blocks` > 0,
+        groups of that many batches (`expctl.data.batches.shuffled_batches`; `block_count` of
+        them)."""
         from expctl.data.batches import shuffled_batches
 
         shuffle = seed is not None and self.shuffle_buffer > 0
+        key: Any = [0] if seed is None else seed
+        if not callable(key):
+            key = list(key)
         names = [h.name for h in self.heads]
 
         def flat(b: Batch) -> tuple[np.ndarray, ...]:
@@ -653,7 +663,7 @@ class StreamedDataset:
         chunks = (flat(b) for _, b in self.parts(split, "mixed" if shuffle else "file"))
         k = 1 + max(1, len(names))  # x and the targets; then the weights, if any
         for batch in shuffled_batches(
-            chunks, batch_size, self.shuffle_buffer if shuffle else 0, list(seed or [0]), blocks
+            chunks, batch_size, self.shuffle_buffer if shuffle else 0, key, blocks
         ):
             y = batch[1] if not names else dict(zip(names, batch[1:k], strict=True))
             yield (batch[0], y, *batch[k:])
@@ -705,7 +715,10 @@ OPEN_FILES = 8
 
 
 def _interleaved(
-    files: StreamedFiles, want: int | None = None, cache: SplitCache | None = None
+    files: StreamedFiles,
+    want: int | None = None,
+    cache: SplitCache | None = None,
+    sizes: dict[int, int] | None = None,
 ) -> Iterator[Part]:
     """Every file's parts, up to OPEN_FILES files read side by side (one reading thread): next
     comes the chunk of the open file read least far (as a fraction of its events), so a shuffle
@@ -715,23 +728,25 @@ def _interleaved(
     if len(files.files) == 1:
         yield from _read(files, want, cache)
         return
-    yield from read_ahead(_mixed(files, want, cache), READ_AHEAD)
+    yield from read_ahead(_mixed(files, want, cache, {} if sizes is None else sizes), READ_AHEAD)
 
 
-def _mixed(files: StreamedFiles, want: int | None, cache: SplitCache | None) -> Iterator[Part]:
+def _mixed(
+    files: StreamedFiles, want: int | None, cache: SplitCache | None, sizes: dict[int, int]
+) -> Iterator[Part]:
+    """`_interleaved`'s parts; `sizes` keeps each file's size (opening a file for its number
+    of events costs, with uproot, tens of ms: once per dataset, not every epoch)."""
     order = list(np.random.default_rng([files.seed, 0x5EED]).permutation(len(files.files)))
     opened: dict[int, list[Any]] = {}  # file index -> [its parts, events read, its size]
     while order or opened:
         while order and len(opened) < OPEN_FILES:
             i = int(order.pop(0))
             f = files.files[i]
-            n = _events_in(files.source, f.path, dict(f.options))
+            if i not in sizes:
+                n = _events_in(files.source, f.path, dict(f.options))
+                sizes[i] = max(1, n if n is not None else f.path.stat().st_size)
             one = StreamedFiles(**{**files.__dict__, "files": (f,)})
-            opened[i] = [
-                parts(one, files.rows, want, cache),
-                0,
-                max(1, n if n is not None else f.path.stat().st_size),
-            ]
+            opened[i] = [parts(one, files.rows, want, cache), 0, sizes[i]]
         i = min(opened, key=lambda k: (opened[k][1] / opened[k][2], k))
         try:
             part = next(opened[i][0])
