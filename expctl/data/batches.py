@@ -110,6 +110,11 @@ class _Blocks:
         yield from self._cut()
 
 
+def _generator(seed: Any) -> np.random.Generator:
+    """The shuffle's generator: `seed`, or what `seed()` gives when it is a function."""
+    return np.random.default_rng(seed() if callable(seed) else seed)
+
+
 def shuffled_batches(
     chunks: Iterable[Arrays], batch_size: int, buffer: int, seed: Any, blocks: int = 0
 ) -> Iterator[list[np.ndarray]]:
@@ -154,8 +159,7 @@ def shuffled_batches(
             filled, start = filled + k, k
         while start < m:  # each later event takes the place of one delivered
             if used == len(places):
-                if rng is None:
-                    rng = np.random.default_rng(seed() if callable(seed) else seed)
+                rng = rng or _generator(seed)
                 # numpy samples k of n places without replacement in O(k) when k <= n/50
                 # (Floyd's algorithm), rather than permuting the whole pool
                 places, used = rng.choice(buffer, size=piece, replace=False), 0
@@ -167,9 +171,7 @@ def shuffled_batches(
                 p[slots] = a[start : start + k]
             start += k
     if pool is not None:
-        if rng is None:
-            rng = np.random.default_rng(seed() if callable(seed) else seed)
-        rest = rng.permutation(filled)
+        rest = (rng or _generator(seed)).permutation(filled)
         done = 0
         while done < filled:
             k = min(filled - done, out.space(pool))

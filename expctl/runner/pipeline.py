@@ -308,7 +308,10 @@ def _evaluate(
             train = dataset.sample("train", TRAIN_SCORE_SAMPLE)
         else:  # a bounded sample in memory too: its cost does not grow with the data
             index = train_sample(dataset, spec.seed, TRAIN_SCORE_SAMPLE)
-            train = Split(dataset.train.x[index], dataset.train.y[index])
+            whole = len(index) == len(dataset.train)  # no copy of a split taken whole
+            train = (
+                dataset.train if whole else Split(dataset.train.x[index], dataset.train.y[index])
+            )
         if len(train) < len(dataset.train):
             metrics["overtraining_sample"] = len(train)
         train_scores = main_scores(model, dataset, train.x)

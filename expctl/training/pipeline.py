@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from expctl.data.batches import block_batches, block_count
+from expctl.data.batches import block_batches, block_count, shuffled_batches
 
 #: Training batches gathered by one NumPy call (one `tf.numpy_function` per call costs more
 #: than the gather of a batch of a few hundred events).
@@ -202,9 +202,9 @@ class StreamedBatches:
             return self._start(seed if self.shuffle else None)
 
         epochs = tf.data.Dataset.range(1).map(lambda _: self.epoch.read_value())
-        count = block_count(self.n, self.batch_size, self.blocks)
-        out = _python_blocks(epoch_batches, epochs, count, self.signature)
-        return _finish(out, self.steps)
+        return _python_blocks(
+            epoch_batches, self.n, self.batch_size, self.blocks, self.signature, epochs
+        )
 
 
 class _Primed:
@@ -276,18 +276,13 @@ class _Later:
 
 def streamed_ordered(data: Any, split: str, batch_size: int, weight: Any) -> Any:
     """A streamed split's events in file order, in batches (validation)."""
-    import tensorflow as tf
-
     signature = _signature(data, weight)
     blocks = block_batches(batch_size, _event_bytes(signature))
 
     def batches(_: int) -> Any:
         return data.batches(split, batch_size, None, weight, blocks)
 
-    n = len(getattr(data, split))
-    count = block_count(n, batch_size, blocks)
-    out = _python_blocks(batches, tf.data.Dataset.range(1), count, signature)
-    return _finish(out, max(1, math.ceil(n / batch_size)))
+    return _python_blocks(batches, len(getattr(data, split)), batch_size, blocks, signature)
 
 
 def streamed_inputs(data: Any, split: str, batch_size: int, record: Any) -> Any:
@@ -296,8 +291,6 @@ def streamed_inputs(data: Any, split: str, batch_size: int, record: Any) -> Any:
     the whole split (one pipeline, not one per chunk). `record(batch)` sees each chunk's
     `expctl.data.streamed.Batch` (targets, weights) as its features are read."""
     import tensorflow as tf
-
-    from expctl.data.batches import shuffled_batches
 
     signature = tf.TensorSpec((None, None, data.n_features), tf.float32)
     blocks = block_batches(batch_size, _event_bytes(signature))
@@ -311,16 +304,16 @@ def streamed_inputs(data: Any, split: str, batch_size: int, record: Any) -> Any:
         for (block,) in shuffled_batches(chunks(), batch_size, 0, [0], blocks):
             yield block
 
-    n = len(getattr(data, split))
-    count = block_count(n, batch_size, blocks)
-    out = _python_blocks(batches, tf.data.Dataset.range(1), count, signature)
-    return _finish(out, max(1, math.ceil(n / batch_size)))
+    return _python_blocks(batches, len(getattr(data, split)), batch_size, blocks, signature)
 
 
-def _python_blocks(start: Any, args: Any, count: int, signature: Any) -> Any:
-    """The batches of the `count` blocks (groups of batches, `signature` with a leading
-    dimension that `unbatch` takes off) of the Python iterator `start(arg)`, for the one
-    element `arg` of the dataset `args`, as a `tf.data.Dataset`.
+def _python_blocks(
+    start: Any, n: int, batch_size: int, blocks: int, signature: Any, args: Any = None
+) -> Any:
+    """The batches of `n` events that the Python iterator `start(arg)` delivers in blocks of
+    `blocks` batches of `batch_size` (`block_count` of them; `signature` with a leading
+    dimension that `unbatch` takes off), for the one element `arg` of the dataset `args`
+    (default: 0), as a `tf.data.Dataset` of known cardinality (`_finish`).
 
     Each block is one `tf.numpy_function` call, as `EpochBatches` gathers its batches, not
     `Dataset.from_generator`: creating a generator dataset sets glibc's M_TRIM_THRESHOLD to
@@ -330,6 +323,7 @@ def _python_blocks(start: Any, args: Any, count: int, signature: Any) -> Any:
     one closes any other (an epoch abandoned midway, its reading thread with it)."""
     import tensorflow as tf
 
+    count = block_count(n, batch_size, blocks)
     specs = tf.nest.flatten(signature)
     running: dict[int, Any] = {}
     tokens = itertools.count()
@@ -358,7 +352,7 @@ def _python_blocks(start: Any, args: Any, count: int, signature: Any) -> Any:
             del running[token]
         return tf.nest.flatten(item)
 
-    def blocks(token: Any) -> Any:
+    def blocks_of(token: Any) -> Any:
         def one(index: Any) -> Any:
             out = tf.numpy_function(block, [token, index], [s.dtype for s in specs])
             for tensor, spec in zip(out, specs, strict=True):
@@ -367,8 +361,9 @@ def _python_blocks(start: Any, args: Any, count: int, signature: Any) -> Any:
 
         return tf.data.Dataset.range(count).map(one).unbatch()
 
+    args = tf.data.Dataset.range(1) if args is None else args
     tokens_of = args.map(lambda a: tf.numpy_function(begin, [a], tf.int64))
-    return tokens_of.flat_map(blocks)
+    return _finish(tokens_of.flat_map(blocks_of), max(1, math.ceil(n / batch_size)))
 
 
 def _event_bytes(signature: Any) -> int:
