@@ -225,7 +225,9 @@ class _Primed:
     def _first(self) -> None:
         try:
             self.first = (next(self.items),)
-        except StopIteration:
+        except (StopIteration, _Cancelled):
+            # cancelled: nothing keeps the exception, whose traceback would hold this object and
+            # the readers' frames in a cycle (their thread blocked until a garbage collection)
             pass
         except BaseException as exc:  # raised to the caller of the first item
             self.error = exc
@@ -250,6 +252,10 @@ class _Primed:
             getattr(self.items, "close", lambda: None)()
 
 
+class _Cancelled(Exception):
+    """The epoch a `_Later` seed was waited for never came."""
+
+
 class _Later:
     """A value given later (an epoch's seed), waited for by the thread that needs it; cancelled,
     the wait raises instead (the thread then ends)."""
@@ -270,7 +276,7 @@ class _Later:
     def __call__(self) -> Any:
         self.given.wait()
         if self.cancelled:
-            raise RuntimeError("the epoch these batches were read for never came")
+            raise _Cancelled("the epoch these batches were read for never came")
         return self.value
 
 
