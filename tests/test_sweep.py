@@ -451,10 +451,18 @@ def test_sigkill_of_a_worker_loses_no_trial_and_retries_the_killed_one(tmp_path:
             for trial in study.get_trials(states=(TrialState.RUNNING,)):
                 # mid-trial: after one completed trial, and once its run has written an epoch
                 runs = list((out / "tiny" / "trials").glob(f"*-tiny-t{trial.number:04d}-*"))
-                if complete and runs and (runs[0] / "history.csv").exists():
-                    victim = (trial.number, trial.params, trial.user_attrs["worker"]["pid"])
-                    os.kill(victim[2], signal.SIGKILL)
-                    break
+                if not (complete and runs and (runs[0] / "history.csv").exists()):
+                    continue
+                pid = trial.user_attrs["worker"]["pid"]
+                # frozen, the worker cannot finish the run between this look and the kill
+                os.kill(pid, signal.SIGSTOP)
+                status = json.loads((runs[0] / "status.json").read_text())["status"]
+                if status != "running":  # the run ended already: let it report, look again
+                    os.kill(pid, signal.SIGCONT)
+                    continue
+                victim = (trial.number, trial.params, pid)
+                os.kill(pid, signal.SIGKILL)
+                break
         output, _ = proc.communicate(timeout=600)
     finally:
         proc.kill()
