@@ -27,6 +27,7 @@ from expctl.errors import Interrupted
 from expctl.runs.checkpoint import candidates, write_checkpoint
 from expctl.runs.store import CRASHED, live_status
 from tests.conftest import TINY, deep_merge
+from tests.signals import signal_mid_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -169,7 +170,7 @@ def test_signal_mid_run_then_resume_matches_the_uninterrupted_run(
     )
     run = _wait_for_epochs(proc, out, epochs=2, checkpoint=killed)
     time.sleep(0.07)  # somewhere inside the next epoch (or its checkpoint)
-    proc.send_signal(sig)
+    signal_mid_run(proc, run, sig, len(_history(reference)))
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert live_status(_status(run))["status"] == status

@@ -29,6 +29,7 @@ from expctl.data import is_streamed, prepare
 from expctl.data.chunked import TRAIN, hash_split
 from expctl.errors import DataError
 from expctl.spec import spec_from_dict
+from tests.signals import signal_mid_run
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -216,24 +217,25 @@ def test_batches_read_for_an_epoch_that_never_comes_are_let_go(files: Path) -> N
 
     from expctl.training.pipeline import StreamedBatches
 
-    def readers() -> int:
-        return sum(t.name == "expctl-read" and t.is_alive() for t in threading.enumerate())
+    def readers() -> set[threading.Thread]:
+        return {t for t in threading.enumerate() if t.name == "expctl-read" and t.is_alive()}
 
-    before = readers()
+    before = readers()  # other tests' readers in this process: not this test's to wait for
     section = {**SOURCES["parquet"], "stream": True, "chunk_size": 250, "shuffle_buffer": 500}
     batches = StreamedBatches(prepare(_data(section), files, seed=7), 64, 3, True, None)
     time.sleep(0.3)
-    assert readers() > before  # reading before the epoch is known
+    ours = readers() - before
+    assert ours  # reading before the epoch is known
     del batches
     gc.collect()  # the object may sit in cycles that its first imports left behind
     gc.disable()  # from here by reference counting alone: no collection to count on
     try:
         deadline = time.monotonic() + 10
-        while readers() > before and time.monotonic() < deadline:
+        while any(t.is_alive() for t in ours) and time.monotonic() < deadline:
             time.sleep(0.05)
     finally:
         gc.enable()
-    assert readers() == before
+    assert not any(t.is_alive() for t in ours)
 
 
 # ------------------------------------------------------------------------------------ runs
@@ -344,7 +346,7 @@ def test_a_streamed_run_interrupted_by_sigint_resumes_to_the_uninterrupted_one(
     )
     run = _wait_for_epochs(proc, out, 2)
     time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    signal_mid_run(proc, run, signal.SIGINT, 8)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err
     status = json.loads((run / "status.json").read_text())

@@ -430,14 +430,15 @@ def test_two_workers_complete_eight_trials_with_none_lost_or_duplicated(tmp_path
 @pytest.mark.slow
 def test_sigkill_of_a_worker_loses_no_trial_and_retries_the_killed_one(tmp_path: Path) -> None:
     out = tmp_path / "out"
-    data = deep_merge(sweep_data(trials=6), {"train": {"epochs": 6}})
+    # 12 epochs: most of each trial's time is spent where the worker can be killed mid-run
+    data = deep_merge(sweep_data(trials=6), {"train": {"epochs": 12}})
     path = write(tmp_path, data)
     proc = _cli("sweep", str(path), "--workers", "2", "--output-dir", str(out))
     journal = out / "tiny" / "journal.log"
     victim = None
     try:
         while victim is None and proc.poll() is None:
-            time.sleep(0.5)
+            time.sleep(0.1)
             if not journal.exists():
                 continue
             storage = optuna.storages.journal.JournalStorage(
