@@ -30,6 +30,7 @@ from expctl.sweep.samplers import SAMPLERS
 from expctl.sweep.space import Space, check_space
 from expctl.sweep.storage import open_storage, reap_dead_trials
 from expctl.sweep.study import Outcome, init_study, load_study, worker_loop
+from tests.signals import frozen
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -455,15 +456,13 @@ def test_sigkill_of_a_worker_loses_no_trial_and_retries_the_killed_one(tmp_path:
                 if not (complete and runs and (runs[0] / "history.csv").exists()):
                     continue
                 pid = trial.user_attrs["worker"]["pid"]
-                # frozen, the worker cannot finish the run between this look and the kill
-                os.kill(pid, signal.SIGSTOP)
-                status = json.loads((runs[0] / "status.json").read_text())["status"]
-                if status != "running":  # the run ended already: let it report, look again
-                    os.kill(pid, signal.SIGCONT)
-                    continue
-                victim = (trial.number, trial.params, pid)
-                os.kill(pid, signal.SIGKILL)
-                break
+                with frozen(pid):  # the worker cannot finish the run between this look and the kill
+                    status = json.loads((runs[0] / "status.json").read_text())["status"]
+                    if status == "running":  # else the run ended already: let it report, look again
+                        victim = (trial.number, trial.params, pid)
+                        os.kill(pid, signal.SIGKILL)
+                if victim is not None:
+                    break
         output, _ = proc.communicate(timeout=600)
     finally:
         proc.kill()
